@@ -1,0 +1,1 @@
+"""SIP Carbon Points backend: app factory, auth, ledger, registry, resident and admin APIs."""

@@ -1,0 +1,1 @@
+"""Service-centre staff APIs."""

@@ -1,0 +1,1 @@
+"""Identities and tokens: residents, staff, merchant users and operator machine clients."""

@@ -1,0 +1,53 @@
+"""Route guards (HTTP layer): read the bearer token, check the role, expose the caller."""
+
+from __future__ import annotations
+
+import functools
+
+from flask import g, request
+
+from backend.auth.tokens import Principal, read_access
+from backend.errors import Forbidden, Unauthorized
+from backend.runtime import token_config
+
+BEARER = [{"bearerAuth": []}]
+
+
+def current_principal() -> Principal:
+    return g.principal
+
+
+def _authenticate() -> Principal:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("A bearer token is required.", code="missing_token")
+    return read_access(token_config(), token.strip())
+
+
+def require(*kinds: str, roles: tuple[str, ...] = ()):
+    """Allow callers whose token kind is one of `kinds` (and, for staff, holds one of
+    `roles` when given; `admin` may do everything staff may)."""
+
+    def decorator(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            principal = _authenticate()
+            if principal.kind not in kinds:
+                raise Forbidden("This role may not call this route.")
+            staff_role_missing = (
+                roles
+                and principal.kind == "staff"
+                and "admin" not in principal.roles
+                and not set(roles) & set(principal.roles)
+            )
+            if staff_role_missing:
+                raise Forbidden("This staff role may not call this route.")
+            if principal.kind in {"merchant", "operator"} and principal.organization_id is None:
+                raise Forbidden("This token is bound to no organisation.")
+            g.principal = principal
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    return decorator

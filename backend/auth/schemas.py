@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate as v
+
+
+class RegisterIn(ma.Schema):
+    phone = ma.fields.String(
+        required=True, validate=v.Regexp(r"^1[3-9]\d{9}$", error="Not a mainland mobile number.")
+    )
+    password = ma.fields.String(required=True, validate=v.Length(min=8, max=128))
+    display_name = ma.fields.String(load_default=None, validate=v.Length(min=1, max=64))
+
+
+class IdOut(ma.Schema):
+    id = ma.fields.Raw(required=True)
+
+
+class LoginIn(ma.Schema):
+    login = ma.fields.String(required=True, validate=v.Length(min=1, max=64))
+    password = ma.fields.String(required=True, validate=v.Length(min=1, max=128))
+
+
+class RefreshIn(ma.Schema):
+    refresh_token = ma.fields.String(required=True, validate=v.Length(min=1, max=200))
+
+
+class TokenPairOut(ma.Schema):
+    access_token = ma.fields.String(required=True)
+    refresh_token = ma.fields.String(required=True)
+    token_type = ma.fields.String(required=True)
+    expires_in = ma.fields.Integer(required=True)
+
+
+class ClientCredentialsIn(ma.Schema):
+    client_id = ma.fields.String(required=True, validate=v.Length(min=1, max=64))
+    client_secret = ma.fields.String(required=True, validate=v.Length(min=1, max=200))
+
+
+class AccessTokenOut(ma.Schema):
+    access_token = ma.fields.String(required=True)
+    token_type = ma.fields.String(required=True)
+    expires_in = ma.fields.Integer(required=True)

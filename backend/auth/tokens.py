@@ -1,0 +1,99 @@
+"""JWT access tokens (pinned algorithm, issuer, audience, expiry) and opaque secrets."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import jwt
+
+from backend.db import utcnow
+from backend.errors import Unauthorized
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: str  # resident | staff | merchant | operator
+    id: int | str
+    roles: tuple[str, ...] = field(default_factory=tuple)
+    organization_id: int | None = None
+    scenario_id: int | None = None
+
+    @property
+    def actor(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+
+@dataclass(frozen=True)
+class TokenConfig:
+    secret: str
+    issuer: str
+    audience: str
+    algorithm: str
+    access_seconds: int
+
+
+def issue_access(cfg: TokenConfig, p: Principal) -> str:
+    now = utcnow()
+    claims = {
+        "iss": cfg.issuer,
+        "aud": cfg.audience,
+        "iat": now,
+        "nbf": now,
+        "exp": now + timedelta(seconds=cfg.access_seconds),
+        "sub": str(p.id),
+        "jti": uuid.uuid4().hex,
+        "role": p.kind,
+    }
+    if p.roles:
+        claims["roles"] = list(p.roles)
+    if p.organization_id is not None:
+        claims["org"] = p.organization_id
+    if p.scenario_id is not None:
+        claims["scn"] = p.scenario_id
+    return jwt.encode(claims, cfg.secret, algorithm=cfg.algorithm)
+
+
+def read_access(cfg: TokenConfig, token: str) -> Principal:
+    try:
+        claims = jwt.decode(
+            token,
+            cfg.secret,
+            algorithms=[cfg.algorithm],
+            audience=cfg.audience,
+            issuer=cfg.issuer,
+            options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthorized("The token has expired.", code="token_expired") from exc
+    except jwt.PyJWTError as exc:
+        raise Unauthorized("The token is not valid.", code="bad_token") from exc
+    kind = claims.get("role")
+    if kind not in {"resident", "staff", "merchant", "operator"}:
+        raise Unauthorized("The token is not valid.", code="bad_token")
+    sub = claims["sub"]
+    try:
+        ident: int | str = sub if kind == "operator" else int(sub)
+    except ValueError as exc:
+        raise Unauthorized("The token is not valid.", code="bad_token") from exc
+    roles = claims.get("roles") or []
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise Unauthorized("The token is not valid.", code="bad_token")
+    return Principal(
+        kind=kind,
+        id=ident,
+        roles=tuple(roles),
+        organization_id=claims.get("org"),
+        scenario_id=claims.get("scn"),
+    )
+
+
+def new_secret(nbytes: int = 32) -> str:
+    return secrets.token_urlsafe(nbytes)
+
+
+def sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()

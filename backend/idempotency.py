@@ -1,0 +1,156 @@
+"""`Idempotency-Key` for money-moving POSTs (HTTP layer).
+
+The key is claimed in its own short transaction, so a second request with the same key
+sees it at once: in flight -> 409 `idempotency_in_flight`; done with the same body ->
+the first response again, nothing moves; another body -> 422 `idempotency_key_reused`.
+The response is stored in the same transaction as the work, so "done" and the movement
+commit together. A refused request (4xx) releases the key: the client may retry with
+it. A claim left by a crashed process is taken over after `STALE` seconds."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from datetime import datetime, timedelta
+
+from flask import Response, request
+from sqlalchemy import Integer, String, Text, UniqueConstraint, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.auth.guards import current_principal
+from backend.db import BigId, UTCDateTime, db, utcnow
+from backend.errors import ApiError, Conflict, Invalid
+
+STALE = timedelta(seconds=60)
+HEADER = "Idempotency-Key"
+
+
+class IdempotencyKey(db.Model):
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("principal", "key", name="principal_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    principal: Mapped[str] = mapped_column(String(80))
+    key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(10))  # in_flight | done
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class KeyReused(ApiError):
+    status, code, title = 422, "idempotency_key_reused", "Idempotency key reused"
+
+
+class InFlight(Conflict):
+    code, title = "idempotency_in_flight", "A request with this key is in flight"
+
+
+def _request_hash() -> str:
+    h = hashlib.sha256()
+    h.update(request.method.encode())
+    h.update(request.path.encode())
+    h.update(request.get_data(cache=True))
+    return h.hexdigest()
+
+
+def _claim(principal: str, key: str, digest: str) -> tuple[int | None, IdempotencyKey | None]:
+    """Returns (claim id, None) when claimed, or (None, done row) to replay."""
+    table = IdempotencyKey.__table__
+    now = utcnow()
+    with db.engine.begin() as conn:
+        try:
+            with conn.begin_nested():
+                new_id = conn.execute(
+                    insert(table)
+                    .values(
+                        principal=principal,
+                        key=key,
+                        request_hash=digest,
+                        state="in_flight",
+                        created_at=now,
+                        updated_at=now,
+                    )
+                    .returning(table.c.id)
+                ).scalar_one()
+            return new_id, None
+        except IntegrityError:
+            pass
+        row = conn.execute(
+            select(table).where(table.c.principal == principal, table.c.key == key)
+        ).one_or_none()
+        if row is None:  # released between our insert and this read
+            raise InFlight("A request with this key was just in flight; retry.")
+        if row.request_hash != digest:
+            raise KeyReused("This Idempotency-Key was used with another request.")
+        if row.state == "done":
+            return None, row
+        updated = (
+            row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=now.tzinfo)
+        )
+        if now - updated < STALE:
+            raise InFlight("A request with this Idempotency-Key is still in flight.")
+        taken = conn.execute(
+            update(table)
+            .where(
+                table.c.id == row.id,
+                table.c.state == "in_flight",
+                table.c.updated_at == row.updated_at,
+            )
+            .values(updated_at=now)
+        )
+        if taken.rowcount != 1:
+            raise InFlight("A request with this Idempotency-Key is still in flight.")
+        return row.id, None
+
+
+def _release(claim_id: int) -> None:
+    with db.engine.begin() as conn:
+        conn.execute(delete(IdempotencyKey.__table__).where(IdempotencyKey.id == claim_id))
+
+
+def idempotent(fn):
+    """Wrap a view that returns a Response (put it above `@blp.response`)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        key = request.headers.get(HEADER)
+        if key is None:
+            return fn(*args, **kwargs)
+        if not (1 <= len(key) <= 200) or not key.isprintable():
+            raise Invalid(errors={HEADER: ["1 to 200 printable characters."]})
+        principal = current_principal().actor
+        claim_id, done = _claim(principal, key, _request_hash())
+        if done is not None:
+            resp = Response(
+                done.response_body, status=done.status_code, mimetype="application/json"
+            )
+            resp.headers["Idempotent-Replayed"] = "true"
+            return resp
+        try:
+            resp = fn(*args, **kwargs)
+        except BaseException:
+            db.session.rollback()
+            _release(claim_id)
+            raise
+        if resp.status_code >= 400:
+            db.session.rollback()
+            _release(claim_id)
+            return resp
+        db.session.execute(
+            update(IdempotencyKey)
+            .where(IdempotencyKey.id == claim_id)
+            .values(
+                state="done",
+                status_code=resp.status_code,
+                response_body=resp.get_data(as_text=True),
+                updated_at=utcnow(),
+            )
+        )
+        return resp
+
+    wrapper.__doc__ = fn.__doc__
+    return wrapper

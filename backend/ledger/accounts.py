@@ -1,0 +1,73 @@
+"""Account kinds and finding (or opening) the account of an owner."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlalchemy import select
+
+from backend.db import db, insert_ignore
+from backend.ledger.models import Account
+
+
+class AccountKind(StrEnum):
+    # owned: never negative
+    RESIDENT_REDUCTIONS = "resident_reductions"  # g, owner = user id
+    RESIDENT_POINTS = "resident_points"  # pt, owner = user id
+    MERCHANT_POINTS = "merchant_points"  # pt, owner = organization id
+    ORG_REDUCTIONS = "org_reductions"  # g, owner = organization id
+    # system, never negative
+    POINTS_BACKING = "points_backing"  # g: the reductions standing behind points
+    ORDER_ESCROW = "order_escrow"  # pt: points held for pending orders
+    RETIRED = "retired"  # g sink
+    CANCELLED = "cancelled"  # g sink
+    # system sources: may go negative
+    SCENARIO_ISSUANCE = "scenario_issuance"  # g, owner = scenario id
+    PROJECT_ISSUANCE = "project_issuance"  # g, owner = project id
+    POINTS_MINT = "points_mint"  # pt: source and sink of points
+
+
+UNITS = {
+    AccountKind.RESIDENT_REDUCTIONS: "g",
+    AccountKind.RESIDENT_POINTS: "pt",
+    AccountKind.MERCHANT_POINTS: "pt",
+    AccountKind.ORG_REDUCTIONS: "g",
+    AccountKind.POINTS_BACKING: "g",
+    AccountKind.ORDER_ESCROW: "pt",
+    AccountKind.RETIRED: "g",
+    AccountKind.CANCELLED: "g",
+    AccountKind.SCENARIO_ISSUANCE: "g",
+    AccountKind.PROJECT_ISSUANCE: "g",
+    AccountKind.POINTS_MINT: "pt",
+}
+SOURCES = {AccountKind.SCENARIO_ISSUANCE, AccountKind.PROJECT_ISSUANCE, AccountKind.POINTS_MINT}
+
+
+def account_for(kind: AccountKind, owner_id: int = 0) -> Account:
+    """The account of `kind` for `owner_id` (0 for platform-wide system accounts),
+    opened on first use; safe when two transactions open it at once."""
+    kind = AccountKind(kind)
+    stmt = select(Account).where(Account.kind == kind.value, Account.owner_id == owner_id)
+    found = db.session.execute(stmt).scalar_one_or_none()
+    if found is not None:
+        return found
+    insert_ignore(
+        Account,
+        {
+            "kind": kind.value,
+            "unit": UNITS[kind],
+            "owner_id": owner_id,
+            "may_go_negative": kind in SOURCES,
+            "balance": 0,
+        },
+        ("kind", "owner_id"),
+    )
+    return db.session.execute(stmt).scalar_one()
+
+
+def balance_of(kind: AccountKind, owner_id: int = 0) -> int:
+    """The balance, without opening an account that does not exist yet."""
+    stmt = select(Account.balance).where(
+        Account.kind == AccountKind(kind).value, Account.owner_id == owner_id
+    )
+    return db.session.execute(stmt).scalar_one_or_none() or 0

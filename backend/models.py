@@ -1,0 +1,12 @@
+"""Imports every model so that `db.metadata` (and Alembic) knows every table."""
+
+from backend.auth.models import OperatorClient, RefreshToken, User  # noqa: F401
+from backend.idempotency import IdempotencyKey  # noqa: F401
+from backend.ledger.models import Account, JournalEntry, Posting  # noqa: F401
+from backend.outbox import OutboxMessage  # noqa: F401
+from backend.registry.models import (  # noqa: F401
+    ConversionRule,
+    Methodology,
+    Organization,
+    Scenario,
+)

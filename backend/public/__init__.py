@@ -1,0 +1,1 @@
+"""Public disclosure (no login, no personal data)."""

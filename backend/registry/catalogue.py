@@ -1,0 +1,153 @@
+"""Loading a catalogue document (organisations, methodologies, scenarios, conversion).
+
+Loading the same document twice changes nothing. A published methodology version is
+immutable: the same code and version with other content is refused (publish a new
+version instead). A scenario may move to another methodology version or change its cap,
+window or title; that counts as `updated`."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from sqlalchemy import select
+
+import scenarios_adapters
+from backend.db import db
+from backend.errors import Conflict, Invalid
+from backend.ledger import AccountKind, balance_of
+from backend.registry.models import ConversionRule, Methodology, Organization, Scenario
+from backend.registry.schemas import CatalogueIn
+
+
+def _counts() -> Counter:
+    return Counter({"created": 0, "updated": 0, "unchanged": 0})
+
+
+def load(document: dict) -> dict:
+    """Validate and load `document` (raw JSON); the caller commits."""
+    import marshmallow as ma
+
+    try:
+        doc = CatalogueIn().load(document)
+    except ma.ValidationError as err:
+        raise Invalid(errors=err.messages) from err
+    result = {
+        "organizations": _counts(),
+        "methodologies": _counts(),
+        "scenarios": _counts(),
+        "conversion": _counts(),
+    }
+    for org in doc["organizations"]:
+        _load_org(org, result["organizations"])
+    for i, m in enumerate(doc["methodologies"]):
+        _load_methodology(i, m, result["methodologies"])
+    db.session.flush()
+    for i, s in enumerate(doc["scenarios"]):
+        _load_scenario(i, s, result["scenarios"])
+    if "conversion" in doc:
+        _load_conversion(doc["conversion"]["points_per_kg"], result["conversion"])
+    db.session.flush()
+    return {k: dict(v) for k, v in result.items()}
+
+
+def _load_org(data: dict, counts: Counter) -> None:
+    org = db.session.execute(
+        select(Organization).where(Organization.credit_code == data["credit_code"])
+    ).scalar_one_or_none()
+    if org is None:
+        db.session.add(Organization(**data))
+        db.session.flush()
+        counts["created"] += 1
+    else:
+        counts["unchanged"] += 1
+
+
+def _load_methodology(i: int, data: dict, counts: Counter) -> None:
+    where = f"methodologies.{i}"
+    try:
+        adapter = scenarios_adapters.get_adapter(data["formula"])
+        adapter.validate_parameters(data["parameters"])
+    except ValueError as err:
+        raise Invalid(errors={where: [str(err)]}) from err
+    found = db.session.execute(
+        select(Methodology).where(
+            Methodology.code == data["code"], Methodology.version == data["version"]
+        )
+    ).scalar_one_or_none()
+    if found is None:
+        db.session.add(Methodology(**data))
+        counts["created"] += 1
+        return
+    same = (
+        found.kind == data["kind"]
+        and found.formula == data["formula"]
+        and found.parameters == data["parameters"]
+        and found.title == data["title"]
+    )
+    if not same:
+        raise Conflict(
+            f"Methodology {data['code']} {data['version']} is published with other content; "
+            "publish a new version instead.",
+            code="methodology_version_immutable",
+        )
+    counts["unchanged"] += 1
+
+
+def _load_scenario(i: int, data: dict, counts: Counter) -> None:
+    where = f"scenarios.{i}"
+    operator = db.session.execute(
+        select(Organization).where(Organization.credit_code == data["operator_credit_code"])
+    ).scalar_one_or_none()
+    if operator is None or operator.kind != "operator":
+        raise Invalid(errors={where: ["operator_credit_code names no operator organisation."]})
+    methodology = db.session.execute(
+        select(Methodology).where(
+            Methodology.code == data["methodology"],
+            Methodology.version == data["methodology_version"],
+        )
+    ).scalar_one_or_none()
+    if methodology is None or methodology.kind != "scenario":
+        raise Invalid(errors={where: ["No such published scenario methodology version."]})
+    values = {
+        "title": data["title"],
+        "operator_id": operator.id,
+        "methodology_id": methodology.id,
+        "activity_types": sorted(set(data["activity_types"])),
+        "daily_cap_g": data["daily_cap_g"],
+        "window_days": data["window_days"],
+    }
+    found = db.session.execute(
+        select(Scenario).where(Scenario.code == data["code"])
+    ).scalar_one_or_none()
+    if found is None:
+        db.session.add(Scenario(code=data["code"], **values))
+        counts["created"] += 1
+        return
+    if found.operator_id != operator.id:
+        raise Conflict(
+            f"Scenario {data['code']} belongs to another operator.", code="scenario_operator"
+        )
+    if all(getattr(found, k) == val for k, val in values.items()):
+        counts["unchanged"] += 1
+        return
+    for k, val in values.items():
+        setattr(found, k, val)
+    counts["updated"] += 1
+
+
+def _load_conversion(points_per_kg: int, counts: Counter) -> None:
+    current = db.session.execute(
+        select(ConversionRule).order_by(ConversionRule.version.desc()).limit(1)
+    ).scalar_one_or_none()
+    if current is not None and current.points_per_kg == points_per_kg:
+        counts["unchanged"] += 1
+        return
+    if current is not None and balance_of(AccountKind.POINTS_MINT) != 0:
+        raise Conflict(
+            "The conversion rate cannot change while points are outstanding.",
+            code="rate_change_with_outstanding_points",
+        )
+    db.session.add(
+        ConversionRule(version=(current.version + 1) if current else 1, points_per_kg=points_per_kg)
+    )
+    counts["created" if current is None else "updated"] += 1

@@ -1,0 +1,29 @@
+"""Registering organisations (operators, merchants, project owners)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from backend.db import db
+from backend.errors import Conflict
+from backend.registry.models import Organization
+
+
+def register(name: str, kind: str, credit_code: str) -> Organization:
+    if db.session.execute(
+        select(Organization.id).where(Organization.credit_code == credit_code)
+    ).first():
+        raise Conflict("An organisation with this credit code exists.", code="credit_code_taken")
+    org = Organization(name=name, kind=kind, credit_code=credit_code)
+    db.session.add(org)
+    db.session.flush()
+    return org
+
+
+def list_query(kind: str | None, credit_code: str | None):
+    stmt = select(Organization)
+    if kind:
+        stmt = stmt.where(Organization.kind == kind)
+    if credit_code:
+        stmt = stmt.where(Organization.credit_code == credit_code)
+    return stmt

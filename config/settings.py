@@ -1,0 +1,136 @@
+"""Settings profiles, read from environment variables.
+
+`development` (the embedded default: a SQLite file under `instance/`, jobs in-process,
+secrets generated once and kept in `instance/dev-secrets.json`), `test` and `production`
+(every secret required). See `.env.example` for the variables.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = ROOT / "instance"
+DEFAULT_CATALOGUE = Path(__file__).resolve().parent / "catalogue.json"
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() not in {"0", "false", "no", "off"}
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw else default
+
+
+def _dev_secret(name: str) -> str:
+    """A secret generated on first use and kept beside the SQLite file, so restarts keep logins."""
+    INSTANCE.mkdir(exist_ok=True)
+    path = INSTANCE / "dev-secrets.json"
+    stored = json.loads(path.read_text()) if path.exists() else {}
+    if name not in stored:
+        stored[name] = secrets.token_urlsafe(48)
+        path.write_text(json.dumps(stored))
+        path.chmod(0o600)
+    return stored[name]
+
+
+class Settings:
+    PROFILE = "development"
+    DATABASE_URL = ""
+    REDIS_URL: str | None = None
+    JWT_SECRET = ""
+    PII_KEY = ""
+    JWT_ISSUER = "sip-carbon-points"
+    JWT_AUDIENCE = "sip-carbon-points-api"
+    JWT_ALGORITHM = "HS256"
+    ACCESS_TOKEN_SECONDS = 15 * 60
+    REFRESH_TOKEN_SECONDS = 30 * 24 * 3600
+    BIND_TOKEN_SECONDS = 15 * 60
+    ORDER_EXPIRY_SECONDS = 7 * 24 * 3600
+    RAW_ACTIVITY_RETENTION_DAYS = 180
+    SYNC_BATCH_MAX_RECORDS = 10_000
+    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+    RATELIMIT_ENABLED = True
+    RATELIMIT_AUTH = "20 per minute"
+    LOAD_DEFAULT_CATALOGUE = False
+    LOG_LEVEL = "INFO"
+
+    def __init__(self) -> None:
+        self.DATABASE_URL = os.environ.get("DATABASE_URL") or self.default_database_url()
+        self.REDIS_URL = os.environ.get("REDIS_URL") or None
+        self.JWT_SECRET = os.environ.get("JWT_SECRET") or self.default_secret("JWT_SECRET")
+        self.PII_KEY = os.environ.get("PII_KEY") or self.default_secret("PII_KEY")
+        self.RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
+        self.ORDER_EXPIRY_SECONDS = _int("ORDER_EXPIRY_SECONDS", self.ORDER_EXPIRY_SECONDS)
+        self.RAW_ACTIVITY_RETENTION_DAYS = _int(
+            "RAW_ACTIVITY_RETENTION_DAYS", self.RAW_ACTIVITY_RETENTION_DAYS
+        )
+        self.LOG_LEVEL = os.environ.get("LOG_LEVEL", self.LOG_LEVEL)
+
+    def default_database_url(self) -> str:
+        INSTANCE.mkdir(exist_ok=True)
+        return f"sqlite:///{INSTANCE / 'sip-carbon-points.sqlite3'}"
+
+    def default_secret(self, name: str) -> str:
+        return _dev_secret(name)
+
+    def as_flask_config(self) -> dict:
+        cfg = {k: getattr(self, k) for k in dir(self) if k.isupper()}
+        cfg["SQLALCHEMY_DATABASE_URI"] = self.DATABASE_URL
+        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(self.DATABASE_URL)
+        cfg["RATELIMIT_STORAGE_URI"] = self.REDIS_URL or "memory://"
+        cfg["RATELIMIT_HEADERS_ENABLED"] = True
+        cfg["API_TITLE"] = "SIP Carbon Points"
+        cfg["API_VERSION"] = "v1"
+        cfg["OPENAPI_VERSION"] = "3.0.3"
+        cfg["OPENAPI_URL_PREFIX"] = "/api"
+        cfg["OPENAPI_JSON_PATH"] = "openapi.json"
+        cfg["OPENAPI_SWAGGER_UI_PATH"] = "/docs"
+        cfg["OPENAPI_SWAGGER_UI_URL"] = "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
+        return cfg
+
+
+class Development(Settings):
+    PROFILE = "development"
+    LOAD_DEFAULT_CATALOGUE = True
+
+
+class Test(Settings):
+    PROFILE = "test"
+    RATELIMIT_AUTH = "1000 per minute"
+
+    def default_secret(self, name: str) -> str:
+        return f"test-{name}-" + "x" * 40
+
+
+class Production(Settings):
+    PROFILE = "production"
+
+    def default_database_url(self) -> str:
+        raise RuntimeError("DATABASE_URL is required in production")
+
+    def default_secret(self, name: str) -> str:
+        raise RuntimeError(f"{name} is required in production")
+
+
+PROFILES = {"development": Development, "test": Test, "production": Production}
+
+
+def load(profile: str | None = None) -> Settings:
+    name = profile or os.environ.get("APP_PROFILE", "development")
+    if name not in PROFILES:
+        raise RuntimeError(f"unknown APP_PROFILE {name!r}; one of {sorted(PROFILES)}")
+    return PROFILES[name]()
+
+
+def engine_options(url: str) -> dict:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30}}
+    return {"pool_size": 10, "max_overflow": 20, "pool_pre_ping": True}

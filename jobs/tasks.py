@@ -1,0 +1,13 @@
+"""Every job, by purpose. Each is a thin call into the service that holds the rule."""
+
+from __future__ import annotations
+
+from jobs import job
+
+
+@job(queue="maintenance", timeout=60)
+def relay_outbox() -> int:
+    """Sends outbox rows a web process could not (e.g. Redis was down then)."""
+    from jobs import relay
+
+    return relay.flush(limit=1000)

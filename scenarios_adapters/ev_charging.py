@@ -1,0 +1,126 @@
+"""EV charging adapter: a private battery-electric car charged at an operator's charger,
+credited for the gasoline-car kilometres that energy replaces.
+
+Formula (the baseline-minus-project form of T/CSAE 235-2021 《电动汽车出行碳减排核算
+方法》: baseline = km x gasoline car g/km, project = electricity x grid factor)::
+
+    kWh          = energy_wh / 1000
+    km_replaced  = kWh * 100 / ev_kwh_per_100km
+    reduction_g  = floor( km_replaced * baseline_g_per_km - kWh * grid_g_per_kwh )
+                 = floor( energy_wh * (100 * baseline_g_per_km
+                                       - ev_kwh_per_100km * grid_g_per_kwh)
+                          / (1000 * ev_kwh_per_100km) )
+
+never negative (a grid dirtier than the car it replaces earns 0 g).
+
+Record measure: ``energy_wh``, a JSON integer >= 0 (energy delivered in the session).
+
+Parameters::
+
+    {"baseline_g_per_km": <decimal>,   # g CO2 per km of the gasoline car replaced
+     "ev_kwh_per_100km": <decimal>,    # > 0, electricity use of the EV
+     "grid_g_per_kwh": <decimal>,      # g CO2 per kWh of the regional (East China) grid
+     "plausibility": {"max_power_kw": <decimal>, "max_energy_kwh": <decimal>}}  # optional
+
+Plausibility: average charging power (energy over ``ended_at - started_at``) above
+``max_power_kw`` (default 350 kW, the fastest public DC chargers), more than
+``max_energy_kwh`` in one session (default 150 kWh, above any passenger car's battery), a
+zero or negative duration, or **zero energy** (a session that delivered nothing is a
+data fault, not a 0 g credit) are ``implausible``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal, localcontext
+from typing import Any
+
+from .base import (
+    DECIMAL_CONTEXT,
+    IMPLAUSIBLE,
+    Activity,
+    Rejected,
+    decimal_param,
+    duration_us,
+    floor_grams,
+    mapping_param,
+    non_negative_int,
+    reject_unknown_keys,
+)
+
+FORMULA = "ev_charging"
+ACTIVITY_TYPES = frozenset({"ev_charging"})
+MEASURE = "energy_wh"
+
+DEFAULT_PLAUSIBILITY: dict[str, Decimal] = {
+    "max_power_kw": Decimal("350"),
+    "max_energy_kwh": Decimal("150"),
+}
+_TOP_KEYS = ("baseline_g_per_km", "ev_kwh_per_100km", "grid_g_per_kwh", "plausibility")
+
+# Wh/microsecond -> kW: (Wh / 1000) / (us / 3_600_000_000) = Wh * 3_600_000 / us
+_KW_PER_WH_PER_US = 3_600_000
+
+
+def validate_parameters(parameters: Any) -> None:
+    """Raise ``ValueError`` with a clear message when ``parameters`` are malformed."""
+    params = mapping_param(parameters, "ev_charging parameters")
+    reject_unknown_keys(params, _TOP_KEYS, "ev_charging parameters")
+    for name in ("baseline_g_per_km", "ev_kwh_per_100km", "grid_g_per_kwh"):
+        if name not in params:
+            raise ValueError(f"ev_charging parameters need {name}")
+    decimal_param(params["baseline_g_per_km"], "baseline_g_per_km")
+    decimal_param(params["ev_kwh_per_100km"], "ev_kwh_per_100km", positive=True)
+    decimal_param(params["grid_g_per_kwh"], "grid_g_per_kwh")
+    plausibility = mapping_param(params.get("plausibility", {}), "plausibility")
+    reject_unknown_keys(plausibility, DEFAULT_PLAUSIBILITY, "plausibility")
+    for key, value in plausibility.items():
+        decimal_param(value, f"plausibility.{key}", positive=True)
+
+
+def supported_activity_types(parameters: Mapping[str, Any]) -> frozenset[str]:
+    return ACTIVITY_TYPES
+
+
+def measures(record: Mapping[str, Any]) -> dict[str, int]:
+    return {MEASURE: non_negative_int(record, MEASURE)}
+
+
+def limits(parameters: Mapping[str, Any]) -> dict[str, Decimal]:
+    given = parameters.get("plausibility")
+    given = given if isinstance(given, Mapping) else {}
+    effective = dict(DEFAULT_PLAUSIBILITY)
+    for key in DEFAULT_PLAUSIBILITY:
+        if key in given:
+            effective[key] = decimal_param(given[key], f"plausibility.{key}", positive=True)
+    return effective
+
+
+def check_plausible(activity: Activity, parameters: Mapping[str, Any]) -> None:
+    energy_wh = activity.measures[MEASURE]
+    if energy_wh == 0:
+        raise Rejected(IMPLAUSIBLE, "a charging session of 0 Wh")
+    lim = limits(parameters)
+    with localcontext(DECIMAL_CONTEXT):
+        if Decimal(energy_wh) > lim["max_energy_kwh"] * 1000:
+            raise Rejected(IMPLAUSIBLE, f"more than {lim['max_energy_kwh']} kWh in one session")
+        micros = duration_us(activity)
+        # power > max  <=>  energy_wh * 3_600_000 > max_power_kw * micros
+        if Decimal(energy_wh) * _KW_PER_WH_PER_US > lim["max_power_kw"] * micros:
+            raise Rejected(IMPLAUSIBLE, f"average charging power above {lim['max_power_kw']} kW")
+
+
+def reduction_g(activity: Activity, parameters: Mapping[str, Any]) -> int:
+    baseline = decimal_param(parameters["baseline_g_per_km"], "baseline_g_per_km")
+    ev_kwh_per_100km = decimal_param(
+        parameters["ev_kwh_per_100km"], "ev_kwh_per_100km", positive=True
+    )
+    grid = decimal_param(parameters["grid_g_per_kwh"], "grid_g_per_kwh")
+    with localcontext(DECIMAL_CONTEXT):
+        # Rounding toward -inf at 80 digits, then flooring, equals flooring the exact value.
+        grams = (
+            Decimal(activity.measures[MEASURE])
+            * (100 * baseline - ev_kwh_per_100km * grid)
+            / (1000 * ev_kwh_per_100km)
+        )
+        return floor_grams(grams)

@@ -1,0 +1,157 @@
+"""Transit adapter: low-carbon trips by metro, bus, shared bike or on foot.
+
+Formula (the baseline-substitution form of the Shenzhen 2021 low-carbon public travel
+carbon-inclusion methodology, 《深圳市低碳公共出行碳普惠方法学（试行）》)::
+
+    reduction_g = floor( distance_m / 1000 * (baseline_g_per_km - modes[activity_type]) )
+
+never negative (a mode that emits more than the baseline earns 0 g).
+
+Record measure: ``distance_m``, a JSON integer >= 0 (metres travelled by the person).
+
+Parameters (a methodology version's ``parameters``)::
+
+    {"baseline_g_per_km": <decimal>,                 # g CO2e per person-km of the baseline
+     "modes": {"metro": <decimal>, "bus": ..., ...}, # g CO2e per person-km of each mode
+     "plausibility": {                               # optional, per mode, per key
+        "walk": {"max_speed_kmh": <decimal>, "max_distance_km": <decimal>}, ...}}
+
+The activity types this formula can credit are the keys of ``modes``. Plausibility
+limits not given fall back to :data:`DEFAULT_PLAUSIBILITY`; a mode without a default
+(anything but metro, bus, bike_share, walk) must give both limits.
+
+Plausibility: the average speed over ``ended_at - started_at`` above ``max_speed_kmh``,
+a distance above ``max_distance_km``, a zero or negative duration (there is no speed
+without time) or a **zero distance** are ``implausible``. A zero-metre trip is treated as
+a data fault (a tap in and out at the same station, a cancelled ride), not as a 0 g
+credit, so it is rejected and never counted as an accepted activity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal, localcontext
+from typing import Any
+
+from .base import (
+    DECIMAL_CONTEXT,
+    IMPLAUSIBLE,
+    Activity,
+    Rejected,
+    decimal_param,
+    duration_us,
+    floor_grams,
+    mapping_param,
+    non_negative_int,
+    reject_unknown_keys,
+)
+
+FORMULA = "transit"
+MEASURE = "distance_m"
+
+# Average speed (km/h) and distance (km) above which a trip is implausible.
+DEFAULT_PLAUSIBILITY: dict[str, dict[str, Decimal]] = {
+    "metro": {"max_speed_kmh": Decimal("100"), "max_distance_km": Decimal("120")},
+    "bus": {"max_speed_kmh": Decimal("80"), "max_distance_km": Decimal("100")},
+    "bike_share": {"max_speed_kmh": Decimal("30"), "max_distance_km": Decimal("50")},
+    "walk": {"max_speed_kmh": Decimal("7"), "max_distance_km": Decimal("30")},
+}
+_LIMIT_KEYS = ("max_speed_kmh", "max_distance_km")
+_TOP_KEYS = ("baseline_g_per_km", "modes", "plausibility")
+
+# metres/microsecond -> km/h: (m / 1000) / (us / 3_600_000_000) = m * 3_600_000 / us
+_KMH_PER_M_PER_US = 3_600_000
+
+
+def validate_parameters(parameters: Any) -> None:
+    """Raise ``ValueError`` with a clear message when ``parameters`` are malformed."""
+    params = mapping_param(parameters, "transit parameters")
+    reject_unknown_keys(params, _TOP_KEYS, "transit parameters")
+    if "baseline_g_per_km" not in params:
+        raise ValueError("transit parameters need baseline_g_per_km")
+    decimal_param(params["baseline_g_per_km"], "baseline_g_per_km")
+    if "modes" not in params:
+        raise ValueError("transit parameters need modes")
+    modes = mapping_param(params["modes"], "modes")
+    if not modes:
+        raise ValueError("modes must name at least one activity type")
+    for mode, factor in modes.items():
+        if not isinstance(mode, str) or not mode:
+            raise ValueError("mode names must be non-empty strings")
+        decimal_param(factor, f"modes.{mode}")
+    plausibility = mapping_param(params.get("plausibility", {}), "plausibility")
+    for mode, limits in plausibility.items():
+        if mode not in modes:
+            raise ValueError(f"plausibility.{mode} is not one of the modes")
+        limits = mapping_param(limits, f"plausibility.{mode}")
+        reject_unknown_keys(limits, _LIMIT_KEYS, f"plausibility.{mode}")
+        for key, value in limits.items():
+            decimal_param(value, f"plausibility.{mode}.{key}", positive=True)
+    for mode in modes:
+        given = plausibility.get(mode, {})
+        missing = [k for k in _LIMIT_KEYS if k not in given and k not in _defaults(mode)]
+        if missing:
+            raise ValueError(
+                f"mode {mode!r} has no default plausibility limits; give "
+                f"plausibility.{mode}.{' and '.join(missing)}"
+            )
+
+
+def supported_activity_types(parameters: Mapping[str, Any]) -> frozenset[str]:
+    """The activity types these parameters can credit (the keys of ``modes``)."""
+    modes = parameters.get("modes") if isinstance(parameters, Mapping) else None
+    return frozenset(modes) if isinstance(modes, Mapping) else frozenset()
+
+
+def measures(record: Mapping[str, Any]) -> dict[str, int]:
+    return {MEASURE: non_negative_int(record, MEASURE)}
+
+
+def limits(activity_type: str, parameters: Mapping[str, Any]) -> dict[str, Decimal]:
+    """The effective plausibility limits of a mode: the catalogue's, else the defaults."""
+    plausibility = parameters.get("plausibility")
+    given = plausibility.get(activity_type) if isinstance(plausibility, Mapping) else None
+    given = given if isinstance(given, Mapping) else {}
+    effective = dict(_defaults(activity_type))
+    for key in _LIMIT_KEYS:
+        if key in given:
+            effective[key] = decimal_param(given[key], f"plausibility.{activity_type}.{key}")
+    missing = [k for k in _LIMIT_KEYS if k not in effective]
+    if missing:
+        raise ValueError(f"no plausibility limits for {activity_type!r}: {missing}")
+    return effective
+
+
+def check_plausible(activity: Activity, parameters: Mapping[str, Any]) -> None:
+    distance_m = activity.measures[MEASURE]
+    if distance_m == 0:
+        raise Rejected(IMPLAUSIBLE, "a trip of 0 m")
+    lim = limits(activity.activity_type, parameters)
+    with localcontext(DECIMAL_CONTEXT):
+        if Decimal(distance_m) > lim["max_distance_km"] * 1000:
+            raise Rejected(
+                IMPLAUSIBLE,
+                f"{activity.activity_type} trip longer than {lim['max_distance_km']} km",
+            )
+        micros = duration_us(activity)
+        # speed > max  <=>  distance_m * 3_600_000 > max_speed_kmh * micros
+        if Decimal(distance_m) * _KMH_PER_M_PER_US > lim["max_speed_kmh"] * micros:
+            raise Rejected(
+                IMPLAUSIBLE,
+                f"{activity.activity_type} average speed above {lim['max_speed_kmh']} km/h",
+            )
+
+
+def reduction_g(activity: Activity, parameters: Mapping[str, Any]) -> int:
+    baseline = decimal_param(parameters["baseline_g_per_km"], "baseline_g_per_km")
+    modes = parameters["modes"]
+    if activity.activity_type not in modes:
+        raise ValueError(f"no factor for activity type {activity.activity_type!r}")
+    factor = decimal_param(modes[activity.activity_type], f"modes.{activity.activity_type}")
+    with localcontext(DECIMAL_CONTEXT):
+        grams = Decimal(activity.measures[MEASURE]) * (baseline - factor) / 1000
+        return floor_grams(grams)
+
+
+def _defaults(mode: str) -> dict[str, Decimal]:
+    return DEFAULT_PLAUSIBILITY.get(mode, {})
