@@ -61,6 +61,9 @@ def create_app(profile: str | None = None, overrides: dict | None = None) -> Fla
 def _api_blueprints():
     from backend.admin.resources import blp as admin
     from backend.auth.resources import blp as auth
+    from backend.operators.resources import blp as operator
     from backend.public.resources import blp as public
+    from backend.residents.resources import blp as me
+    from mall.resources import blueprints as mall_blueprints
 
-    return [auth, admin, public]
+    return [auth, admin, public, operator, me, *mall_blueprints]

@@ -10,3 +10,5 @@ from backend.registry.models import (  # noqa: F401
     Organization,
     Scenario,
 )
+from backend.activity.models import Activity, BindToken, Consent, UploadBatch  # noqa: F401, E402
+import mall.models  # noqa: F401, E402

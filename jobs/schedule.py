@@ -15,11 +15,11 @@ class Periodic:
 
 PERIODIC = [
     Periodic("jobs.tasks.relay_outbox", 15),
-    Periodic("jobs.tasks.accrue", 60),
-    Periodic("jobs.tasks.expire_orders", 60),
-    Periodic("jobs.tasks.sweep_settlements", 120),
-    Periodic("jobs.tasks.purge_raw_activity", 3600),
-    Periodic("jobs.tasks.nightly_reconciliation", 24 * 3600),
+    Periodic("jobs.activity.accrue", 60),
+    Periodic("jobs.mall.expire_orders", 60),
+    Periodic("jobs.mall.sweep_settlements", 120),
+    Periodic("jobs.activity.purge_raw_activity", 3600),
+    Periodic("jobs.mall.nightly_reconciliation", 24 * 3600),
 ]
 
 

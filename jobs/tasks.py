@@ -1,8 +1,12 @@
-"""Every job, by purpose. Each is a thin call into the service that holds the rule."""
+"""Every job, by purpose. Each is a thin call into the service that holds the rule.
+The job modules by purpose: `jobs.activity` (ingest, accrual, retention), `jobs.mall`
+(order expiry, settlement, reconciliation)."""
 
 from __future__ import annotations
 
 from jobs import job
+import jobs.activity  # noqa: F401
+import jobs.mall  # noqa: F401
 
 
 @job(queue="maintenance", timeout=60)

@@ -1,0 +1,1 @@
+"""From trip to points: consent (bind tokens), operator uploads, accrual, retention."""

@@ -1,0 +1,126 @@
+"""Tables of the activity path.
+
+Data minimisation: a record of someone without an active consent is never stored (only
+counted in its batch's results); an accepted activity keeps its raw details (times,
+measures) only until the resident erases them or the retention period ends; the amounts
+and the day stay, for the ledger."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from backend.db import Amount, BigId, UTCDateTime, db, utcnow
+from backend.registry.models import Methodology, Scenario
+
+
+class BindToken(db.Model):
+    """A one-time token an operator issues for one of its user references; the resident
+    redeems it to consent. Stored as SHA-256."""
+
+    __tablename__ = "bind_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scenario_id: Mapped[int] = mapped_column(ForeignKey("scenarios.id"))
+    user_ref: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Consent(db.Model):
+    """A resident's separate, explicit consent (PIPL Art. 28-29) for one scenario's
+    operator to report one user reference's activity, for the purposes named."""
+
+    __tablename__ = "consents"
+    __table_args__ = (
+        Index(
+            "uq_consents_active_ref",
+            "scenario_id",
+            "user_ref",
+            unique=True,
+            postgresql_where=text("withdrawn_at IS NULL"),
+            sqlite_where=text("withdrawn_at IS NULL"),
+        ),
+        Index("ix_consents_ref", "scenario_id", "user_ref"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    scenario_id: Mapped[int] = mapped_column(ForeignKey("scenarios.id"))
+    user_ref: Mapped[str] = mapped_column(String(128))
+    purposes: Mapped[list] = mapped_column(JSON)
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    scenario: Mapped[Scenario] = relationship(lazy="joined")
+
+
+class UploadBatch(db.Model):
+    """One upload. `payload` holds an async batch's records only until the job has
+    processed them; `results` is what the operator reads back."""
+
+    __tablename__ = "upload_batches"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    scenario_id: Mapped[int] = mapped_column(ForeignKey("scenarios.id"))
+    client_id: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(10))  # queued | running | done | failed
+    received: Mapped[int] = mapped_column(Integer, default=0)
+    accepted: Mapped[int] = mapped_column(Integer, default=0)
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    payload: Mapped[list | None] = mapped_column(JSON)
+    results: Mapped[list | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Activity(db.Model):
+    """An accepted record. `credited_g` is NULL until accrued, then what the daily cap
+    left for it; `flags` names why a record counts less (e.g. `overlap`)."""
+
+    __tablename__ = "activities"
+    __table_args__ = (
+        UniqueConstraint("scenario_id", "external_id", name="uq_activities_scenario_external"),
+        Index("ix_activities_user_started", "user_id", "started_at"),
+        Index("ix_activities_uncredited", "credited_g", "user_id"),
+        Index("ix_activities_user_id_id", "user_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    scenario_id: Mapped[int] = mapped_column(ForeignKey("scenarios.id"))
+    external_id: Mapped[str] = mapped_column(String(128))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    consent_id: Mapped[int] = mapped_column(ForeignKey("consents.id"))
+    batch_id: Mapped[str] = mapped_column(String(32))
+    activity_type: Mapped[str] = mapped_column(String(40))
+    methodology_id: Mapped[int] = mapped_column(ForeignKey("methodologies.id"))
+    day: Mapped[date] = mapped_column(Date)  # Asia/Shanghai calendar day of the start
+    reduction_g: Mapped[int] = mapped_column(Amount)
+    credited_g: Mapped[int | None] = mapped_column(Amount)
+    flags: Mapped[list | None] = mapped_column(JSON)
+    accrual_entry_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entries.id"))
+    # raw details, erasable
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    measures: Mapped[dict | None] = mapped_column(JSON)
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    scenario: Mapped[Scenario] = relationship(lazy="joined")
+    methodology: Mapped[Methodology] = relationship(lazy="joined")

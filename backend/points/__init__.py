@@ -1,0 +1,1 @@
+"""Points: converting a resident's reductions into points at the platform rate."""

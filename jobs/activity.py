@@ -1,0 +1,1 @@
+"""Jobs of the activity path: ingesting async batches, accrual, raw-data retention."""

@@ -1,0 +1,1 @@
+"""Jobs of the mall: order expiry, settlement posting and sweep, nightly reconciliation."""

@@ -1,0 +1,1 @@
+"""The points mall: items, orders, redemption, settlement."""

@@ -1,0 +1,1 @@
+"""Mall tables (filled in by the mall work)."""

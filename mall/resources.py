@@ -1,0 +1,3 @@
+"""HTTP resources of the mall (filled in by the mall work)."""
+
+blueprints: list = []
