@@ -1,5 +1,7 @@
 """Imports every model so that `db.metadata` (and Alembic) knows every table."""
 
+import mall.models  # noqa: F401, E402
+from backend.activity.models import Activity, BindToken, Consent, UploadBatch  # noqa: F401, E402
 from backend.auth.models import OperatorClient, RefreshToken, User  # noqa: F401
 from backend.idempotency import IdempotencyKey  # noqa: F401
 from backend.ledger.models import Account, JournalEntry, Posting  # noqa: F401
@@ -10,5 +12,3 @@ from backend.registry.models import (  # noqa: F401
     Organization,
     Scenario,
 )
-from backend.activity.models import Activity, BindToken, Consent, UploadBatch  # noqa: F401, E402
-import mall.models  # noqa: F401, E402

@@ -16,6 +16,7 @@ class Periodic:
 PERIODIC = [
     Periodic("jobs.tasks.relay_outbox", 15),
     Periodic("jobs.activity.accrue", 60),
+    Periodic("jobs.activity.resume_batches", 60),
     Periodic("jobs.mall.expire_orders", 60),
     Periodic("jobs.mall.sweep_settlements", 120),
     Periodic("jobs.activity.purge_raw_activity", 3600),

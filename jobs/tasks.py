@@ -4,9 +4,9 @@ The job modules by purpose: `jobs.activity` (ingest, accrual, retention), `jobs.
 
 from __future__ import annotations
 
-from jobs import job
 import jobs.activity  # noqa: F401
 import jobs.mall  # noqa: F401
+from jobs import job
 
 
 @job(queue="maintenance", timeout=60)

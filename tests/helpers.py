@@ -73,3 +73,55 @@ def assert_books_balanced(app) -> None:
     with app.app_context():
         report = invariants()
         assert report.ok, report
+
+
+def scenario_operator_org(client, staff_h, scenario_code: str) -> int:
+    code = next(s for s in CATALOGUE["scenarios"] if s["code"] == scenario_code)[
+        "operator_credit_code"
+    ]
+    r = client.get(f"/api/v1/admin/organizations?credit_code={code}", headers=staff_h)
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()["items"][0]["id"]
+
+
+def operator_headers(client, staff_h, scenario_code: str = "SIP-S-METRO") -> dict:
+    org_id = scenario_operator_org(client, staff_h, scenario_code)
+    r = client.post(
+        "/api/v1/admin/operator-clients",
+        json={"organization_id": org_id, "scenario_code": scenario_code},
+        headers=staff_h,
+    )
+    assert r.status_code == 201, r.get_json()
+    creds = r.get_json()
+    r = client.post("/api/v1/auth/token", json=creds)
+    assert r.status_code == 200, r.get_json()
+    return bearer(r.get_json()["access_token"])
+
+
+def bind(client, operator_h, resident_h, user_ref: str) -> dict:
+    r = client.post("/api/v1/operator/bind-tokens", json={"user_ref": user_ref}, headers=operator_h)
+    assert r.status_code == 201, r.get_json()
+    r = client.post(
+        "/api/v1/me/consents", json={"bind_token": r.get_json()["bind_token"]}, headers=resident_h
+    )
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()
+
+
+def trip(ext: str, ref: str, km: float, start, minutes: int = 30, kind: str = "metro") -> dict:
+    from datetime import timedelta
+
+    return {
+        "external_id": ext,
+        "user_ref": ref,
+        "activity_type": kind,
+        "started_at": start.isoformat(),
+        "ended_at": (start + timedelta(minutes=minutes)).isoformat(),
+        "distance_m": int(km * 1000),
+    }
+
+
+def upload(client, operator_h, records: list, headers: dict | None = None):
+    return client.post(
+        "/api/v1/operator/activities", json={"records": records}, headers=headers or operator_h
+    )

@@ -41,6 +41,19 @@ UNITS = {
     AccountKind.POINTS_MINT: "pt",
 }
 SOURCES = {AccountKind.SCENARIO_ISSUANCE, AccountKind.PROJECT_ISSUANCE, AccountKind.POINTS_MINT}
+# Platform accounts: locked before owned accounts (see posting.py).
+SYSTEM_KINDS = {
+    k.value
+    for k in (
+        AccountKind.POINTS_BACKING,
+        AccountKind.ORDER_ESCROW,
+        AccountKind.RETIRED,
+        AccountKind.CANCELLED,
+        AccountKind.SCENARIO_ISSUANCE,
+        AccountKind.PROJECT_ISSUANCE,
+        AccountKind.POINTS_MINT,
+    )
+}
 
 
 def account_for(kind: AccountKind, owner_id: int = 0) -> Account:

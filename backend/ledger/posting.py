@@ -3,9 +3,13 @@
 The rules, in order:
 1. an entry whose idempotency key exists already is returned as it is: nothing moves;
 2. legs must be integers, non-zero, and sum to zero per unit;
-3. the accounts are locked (`SELECT ... FOR UPDATE`) in ascending id order, so two
-   entries touching the same accounts never deadlock; the key is looked up again
-   under the locks, so a racing duplicate sees the first entry;
+3. the accounts are locked (`SELECT ... FOR UPDATE`) in one global order: platform
+   (system) accounts first, then owned accounts, each by ascending id. Two entries
+   touching the same accounts never deadlock, and a transaction that posts several
+   entries stays safe as long as its first entry touches the system accounts the later
+   ones need (accrual posts its auto-conversion in the same entry for that reason).
+   The key is looked up again under the locks, so a racing duplicate sees the first
+   entry;
 4. a leg that would take an owned account below zero refuses the whole entry before
    anything is written (and the database's CHECK refuses it regardless).
 """
@@ -19,6 +23,7 @@ from sqlalchemy import select
 
 from backend.db import db, utcnow
 from backend.errors import Conflict
+from backend.ledger.accounts import SYSTEM_KINDS
 from backend.ledger.models import Account, JournalEntry, Posting
 
 
@@ -65,28 +70,35 @@ def post(
 
     deltas: dict[int, int] = defaultdict(int)
     units: dict[int, str] = {}
+    accounts: dict[int, Account] = {}
     for leg in legs:
         if type(leg.amount) is not int or leg.amount == 0:
             raise UnbalancedEntry(f"leg amount must be a non-zero int, got {leg.amount!r}")
         deltas[leg.account.id] += leg.amount
         units[leg.account.id] = leg.account.unit
+        accounts[leg.account.id] = leg.account
     per_unit: dict[str, int] = defaultdict(int)
     for account_id, delta in deltas.items():
         per_unit[units[account_id]] += delta
     if any(per_unit.values()) or not deltas:
         raise UnbalancedEntry(f"entry {idempotency_key} does not balance: {dict(per_unit)}")
 
-    locked = (
-        db.session.execute(
-            select(Account)
-            .where(Account.id.in_(sorted(deltas)))
-            .order_by(Account.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        .scalars()
-        .all()
-    )
+    system_ids = sorted(i for i, a in accounts.items() if a.kind in SYSTEM_KINDS)
+    owned_ids = sorted(i for i, a in accounts.items() if a.kind not in SYSTEM_KINDS)
+    locked = []
+    for ids in (system_ids, owned_ids):
+        if ids:
+            locked += (
+                db.session.execute(
+                    select(Account)
+                    .where(Account.id.in_(ids))
+                    .order_by(Account.id)
+                    .with_for_update()
+                    .execution_options(populate_existing=True)
+                )
+                .scalars()
+                .all()
+            )
     existing = _find(idempotency_key)
     if existing is not None:
         return existing, False

@@ -21,32 +21,40 @@ class Converted:
     entry_id: int
 
 
-def convert(
-    user_id: int, grams: int, *, idempotency_key: str, actor: str, memo: str | None = None
-) -> Converted:
-    """Convert up to `grams` of the resident's reductions into whole points. The grams
-    that buy no whole point stay. Posting the same key again moves nothing."""
+def conversion_legs(user_id: int, grams: int) -> tuple[int, int, int, list[Leg]]:
+    """(rate version, grams taken, points given, legs) converting up to `grams`."""
     rate = current_rate()
     taken, points = rate.grams_to_points(grams)
     if taken == 0:
-        raise Invalid(
-            f"{grams} g buys no whole point at {rate.points_per_kg} points per kg.",
-            code="below_one_point",
-            errors={"reductions_g": ["Too few grams for one point."]},
-        )
+        return rate.version, 0, 0, []
     legs = [
         Leg(account_for(AccountKind.RESIDENT_REDUCTIONS, user_id), -taken),
         Leg(account_for(AccountKind.POINTS_BACKING), taken),
         Leg(account_for(AccountKind.POINTS_MINT), -points),
         Leg(account_for(AccountKind.RESIDENT_POINTS, user_id), points),
     ]
+    return rate.version, taken, points, legs
+
+
+def convert(
+    user_id: int, grams: int, *, idempotency_key: str, actor: str, memo: str | None = None
+) -> Converted:
+    """Convert up to `grams` of the resident's reductions into whole points. The grams
+    that buy no whole point stay. Posting the same key again moves nothing."""
+    version, taken, points, legs = conversion_legs(user_id, grams)
+    if taken == 0:
+        raise Invalid(
+            f"{grams} g buys no whole point at the current rate.",
+            code="below_one_point",
+            errors={"reductions_g": ["Too few grams for one point."]},
+        )
     try:
         entry, _ = post(
             kind="conversion",
             idempotency_key=idempotency_key,
             legs=legs,
             ref_type="rate",
-            ref_id=rate.version,
+            ref_id=version,
             actor=actor,
             memo=memo or f"{taken} g -> {points} pt",
         )

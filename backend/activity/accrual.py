@@ -1,0 +1,152 @@
+"""Accrual: each resident's accepted, uncredited reductions become one ledger entry per
+resident, scenario and Asia/Shanghai day, within the scenario's daily cap; with
+auto-convert on, the same entry converts the credited grams to points.
+
+Exactly once: a chunk runs under an exclusive accrual lock (a PostgreSQL advisory
+transaction lock; SQLite serialises writers anyway), marks the activities it credits
+in the same transaction as the entries, and keys each entry by its first activity, so
+a second run, a concurrent worker or a run after a killed one finds nothing to do
+twice. Activities arriving later on a day already credited get a further entry for
+what the cap still leaves."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, func, select, text, update
+
+from backend.activity.models import Activity
+from backend.auth.models import User
+from backend.db import db
+from backend.ledger import AccountKind, Leg, account_for, post
+from backend.points.conversion import conversion_legs
+from backend.registry.models import Scenario
+
+ADVISORY_KEY = 0x5150_0001  # "accrual"
+
+
+@dataclass
+class ChunkResult:
+    activities: int = 0
+    entries: int = 0
+    credited_g: int = 0
+    points: int = 0
+    locked_out: bool = False
+
+
+def _take_lock() -> bool:
+    if db.session.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(
+        db.session.execute(
+            text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": ADVISORY_KEY}
+        ).scalar()
+    )
+
+
+def accrue_chunk(limit: int = 5000) -> ChunkResult:
+    """Credit up to about `limit` uncredited activities (whole resident-days). The caller
+    commits, then calls again until `activities` is 0."""
+    out = ChunkResult()
+    if not _take_lock():
+        out.locked_out = True
+        return out
+    keys = db.session.execute(
+        select(Activity.user_id, Activity.scenario_id, Activity.day)
+        .where(Activity.credited_g.is_(None))
+        .group_by(Activity.user_id, Activity.scenario_id, Activity.day)
+        .order_by(Activity.scenario_id, Activity.user_id, Activity.day)
+        .limit(max(1, limit // 4))
+    ).all()
+    if not keys:
+        return out
+    users = sorted({k.user_id for k in keys})
+    scenarios = {
+        s.id: s
+        for s in db.session.execute(
+            select(Scenario).where(Scenario.id.in_({k.scenario_id for k in keys}))
+        ).scalars()
+    }
+    days = sorted({k.day for k in keys})
+    wanted = {(k.user_id, k.scenario_id, k.day) for k in keys}
+
+    pending: dict[tuple, list] = defaultdict(list)
+    for row in db.session.execute(
+        select(
+            Activity.id, Activity.user_id, Activity.scenario_id, Activity.day, Activity.reduction_g
+        )
+        .where(Activity.credited_g.is_(None), Activity.user_id.in_(users), Activity.day.in_(days))
+        .order_by(Activity.id)
+    ):
+        key = (row.user_id, row.scenario_id, row.day)
+        if key in wanted:
+            pending[key].append(row)
+    already: dict[tuple, int] = defaultdict(int)
+    for row in db.session.execute(
+        select(Activity.user_id, Activity.scenario_id, Activity.day, func.sum(Activity.credited_g))
+        .where(
+            Activity.credited_g.is_not(None), Activity.user_id.in_(users), Activity.day.in_(days)
+        )
+        .group_by(Activity.user_id, Activity.scenario_id, Activity.day)
+    ):
+        already[(row[0], row[1], row[2])] = int(row[3] or 0)
+    auto = {
+        uid: flag
+        for uid, flag in db.session.execute(
+            select(User.id, User.auto_convert).where(User.id.in_(users))
+        )
+    }
+
+    marks: list[dict] = []
+    for key in sorted(pending, key=lambda k: (k[1], k[0], k[2])):
+        user_id, scenario_id, day = key
+        scenario = scenarios[scenario_id]
+        room = max(0, scenario.daily_cap_g - already[key])
+        credited_total = 0
+        group_marks = []
+        for row in pending[key]:
+            credited = min(row.reduction_g, room)
+            room -= credited
+            credited_total += credited
+            group_marks.append({"aid": row.id, "credited": credited})
+        entry_id = None
+        if credited_total > 0:
+            legs = [
+                Leg(account_for(AccountKind.SCENARIO_ISSUANCE, scenario_id), -credited_total),
+                Leg(account_for(AccountKind.RESIDENT_REDUCTIONS, user_id), credited_total),
+            ]
+            points = 0
+            if auto.get(user_id):
+                _, _, points, conv = conversion_legs(user_id, credited_total)
+                legs += conv
+            entry, _ = post(
+                kind="accrual",
+                idempotency_key=f"accrual:{scenario_id}:{user_id}:{day.isoformat()}:"
+                f"{pending[key][0].id}",
+                legs=legs,
+                ref_type="activity_day",
+                ref_id=f"{scenario.code}:{day.isoformat()}",
+                actor="job:accrual",
+                memo=f"{scenario.code} {day.isoformat()}: {credited_total} g"
+                + (f", {points} pt" if points else ""),
+            )
+            entry_id = entry.id
+            out.entries += 1
+            out.credited_g += credited_total
+            out.points += points
+        for m in group_marks:
+            m["entry"] = entry_id
+        marks += group_marks
+    if marks:
+        stmt = (
+            update(Activity.__table__)
+            .where(
+                Activity.__table__.c.id == bindparam("aid"),
+                Activity.__table__.c.credited_g.is_(None),
+            )
+            .values(credited_g=bindparam("credited"), accrual_entry_id=bindparam("entry"))
+        )
+        db.session.execute(stmt, marks)
+    out.activities = len(marks)
+    return out

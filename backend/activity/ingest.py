@@ -1,0 +1,290 @@
+"""Operator uploads: judging each record and storing the accepted ones.
+
+Per record, in order:
+1. `external_id` must be a string of 1-128 characters (else `invalid`); one seen
+   earlier in this batch, or stored from an earlier upload, is a `duplicate` and gets
+   the first result again (`reduction_g` included). Two uploads racing with the same id
+   are settled by the database (`INSERT ... ON CONFLICT DO NOTHING`): one stores it,
+   the other answers `duplicate`.
+2. the user reference must have an active consent for this scenario at upload time:
+   never bound -> `unknown_user`, only withdrawn consents -> `no_consent`. Nothing of
+   such a record is stored (data minimisation): the batch only counts it.
+3. the scenario's adapter validates and prices the record with the parameters of the
+   scenario's published methodology version (`invalid`, `implausible`,
+   `wrong_activity_type`);
+4. the start must lie within the scenario's window (`too_old`), and neither start nor
+   end in the future (`invalid`; a clock skew of `FUTURE_SKEW` is tolerated).
+5. overlap: a record whose time overlaps another counted activity of the same resident
+   (any scenario) by more than `OVERLAP_TOLERANCE` is accepted but counts 0 g, with
+   the flag `overlap`: the first reported counts (no double counting across operators).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+import scenarios_adapters
+from backend.activity.models import Activity, Consent, UploadBatch
+from backend.db import db, utcnow
+from backend.outbox import enqueue_after_commit
+from backend.registry.models import Scenario
+from scenarios_adapters.base import Rejected
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+FUTURE_SKEW = timedelta(minutes=5)
+OVERLAP_TOLERANCE = timedelta(minutes=5)
+CHUNK = 5000
+
+
+@dataclass
+class _Candidate:
+    index: int
+    external_id: str
+    consent: Consent
+    activity_type: str
+    started_at: datetime
+    ended_at: datetime
+    measures: dict
+    reduction_g: int
+    flags: list | None = None
+
+
+def new_batch(scenario_id: int, client_id: str, records: list, *, queued: bool) -> UploadBatch:
+    batch = UploadBatch(
+        id=uuid.uuid4().hex,
+        scenario_id=scenario_id,
+        client_id=client_id,
+        status="queued" if queued else "running",
+        received=len(records),
+        payload=records if queued else None,
+    )
+    db.session.add(batch)
+    db.session.flush()
+    if queued:
+        enqueue_after_commit("jobs.activity.process_batch", batch_id=batch.id)
+    return batch
+
+
+def process(batch: UploadBatch, records: list) -> UploadBatch:
+    """Judge and store `records` for `batch`; fills its counts and results."""
+    scenario = db.session.get(Scenario, batch.scenario_id)
+    methodology = scenario.methodology
+    now = utcnow()
+    oldest = now - timedelta(days=scenario.window_days)
+    results: list[dict | None] = [None] * len(records)
+    first_in_batch: dict[str, int] = {}
+    pending: list[tuple[int, str, dict]] = []
+
+    for i, rec in enumerate(records):
+        ext = rec.get("external_id") if isinstance(rec, dict) else None
+        if not isinstance(ext, str) or not 1 <= len(ext) <= 128:
+            results[i] = _rejected(ext if isinstance(ext, str) else None, "invalid")
+            continue
+        if ext in first_in_batch:
+            continue  # answered once the first one is
+        first_in_batch[ext] = i
+        pending.append((i, ext, rec))
+
+    stored = _stored_results(scenario.id, [ext for _, ext, _ in pending])
+    consents = _consents(scenario.id, pending)
+    candidates: list[_Candidate] = []
+    for i, ext, rec in pending:
+        if ext in stored:
+            results[i] = _duplicate(ext, stored[ext])
+            continue
+        ref = rec.get("user_ref")
+        consent, reason = (
+            consents.get(ref, (None, "unknown_user")) if isinstance(ref, str) else (None, "invalid")
+        )
+        if consent is None:
+            results[i] = _rejected(ext, reason)
+            continue
+        try:
+            activity, grams = scenarios_adapters.assess(
+                methodology.formula, rec, methodology.parameters, scenario.activity_types
+            )
+        except Rejected as rej:
+            results[i] = _rejected(ext, rej.reason)
+            continue
+        if activity.started_at > now + FUTURE_SKEW or activity.ended_at > now + FUTURE_SKEW:
+            results[i] = _rejected(ext, "invalid")
+            continue
+        if activity.started_at < oldest:
+            results[i] = _rejected(ext, "too_old")
+            continue
+        candidates.append(
+            _Candidate(
+                index=i,
+                external_id=ext,
+                consent=consent,
+                activity_type=activity.activity_type,
+                started_at=activity.started_at,
+                ended_at=activity.ended_at,
+                measures=dict(activity.measures),
+                reduction_g=grams,
+            )
+        )
+
+    _flag_overlaps(candidates)
+    inserted = _insert(batch, scenario, candidates)
+    raced = [c.external_id for c in candidates if c.external_id not in inserted]
+    raced_results = _stored_results(scenario.id, raced) if raced else {}
+    for c in candidates:
+        if c.external_id in inserted:
+            results[c.index] = {
+                "external_id": c.external_id,
+                "status": "accepted",
+                "reduction_g": c.reduction_g,
+            }
+            if c.flags:
+                results[c.index]["flags"] = c.flags
+        else:
+            results[c.index] = _duplicate(c.external_id, raced_results[c.external_id])
+
+    for i, rec in enumerate(records):  # repeats inside the batch
+        if results[i] is None:
+            first = results[first_in_batch[rec["external_id"]]]
+            results[i] = _duplicate_of_result(first)
+
+    batch.accepted = sum(1 for r in results if r["status"] == "accepted")
+    batch.duplicates = sum(1 for r in results if r["status"] == "duplicate")
+    batch.rejected = sum(1 for r in results if r["status"] == "rejected")
+    batch.results = results
+    batch.payload = None
+    batch.status = "done"
+    batch.finished_at = utcnow()
+    if batch.accepted:
+        enqueue_after_commit("jobs.activity.accrue")
+    db.session.flush()
+    return batch
+
+
+def _rejected(ext: str | None, reason: str) -> dict:
+    return {"external_id": ext, "status": "rejected", "reason": reason}
+
+
+def _duplicate(ext: str, first: tuple[int, list | None]) -> dict:
+    out = {"external_id": ext, "status": "duplicate", "reduction_g": first[0]}
+    if first[1]:
+        out["flags"] = first[1]
+    return out
+
+
+def _duplicate_of_result(first: dict) -> dict:
+    out = dict(first)
+    out["status"] = "duplicate"
+    return out
+
+
+def _stored_results(scenario_id: int, external_ids: list[str]) -> dict[str, tuple[int, list]]:
+    found: dict[str, tuple[int, list]] = {}
+    for start in range(0, len(external_ids), CHUNK):
+        chunk = external_ids[start : start + CHUNK]
+        rows = db.session.execute(
+            select(Activity.external_id, Activity.reduction_g, Activity.flags).where(
+                Activity.scenario_id == scenario_id, Activity.external_id.in_(chunk)
+            )
+        )
+        for ext, grams, flags in rows:
+            found[ext] = (grams, flags)
+    return found
+
+
+def _consents(scenario_id: int, pending) -> dict[str, tuple[Consent | None, str]]:
+    refs = sorted(
+        {rec.get("user_ref") for _, _, rec in pending if isinstance(rec.get("user_ref"), str)}
+    )
+    out: dict[str, tuple[Consent | None, str]] = {}
+    for start in range(0, len(refs), CHUNK):
+        chunk = refs[start : start + CHUNK]
+        for consent in db.session.execute(
+            select(Consent).where(Consent.scenario_id == scenario_id, Consent.user_ref.in_(chunk))
+        ).scalars():
+            if consent.withdrawn_at is None:
+                out[consent.user_ref] = (consent, "")
+            elif consent.user_ref not in out:
+                out[consent.user_ref] = (None, "no_consent")
+    return out
+
+
+def _flag_overlaps(candidates: list[_Candidate]) -> None:
+    if not candidates:
+        return
+    by_user: dict[int, list[_Candidate]] = defaultdict(list)
+    for c in candidates:
+        by_user[c.consent.user_id].append(c)
+    lo = min(c.started_at for c in candidates) - timedelta(days=1)
+    hi = max(c.ended_at for c in candidates)
+    existing: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
+    users = sorted(by_user)
+    for start in range(0, len(users), CHUNK):
+        rows = db.session.execute(
+            select(Activity.user_id, Activity.started_at, Activity.ended_at).where(
+                Activity.user_id.in_(users[start : start + CHUNK]),
+                Activity.started_at.is_not(None),
+                Activity.started_at < hi,
+                Activity.ended_at > lo,
+                Activity.reduction_g > 0,
+            )
+        )
+        for user_id, s, e in rows:
+            existing[user_id].append((s, e))
+    for user_id, items in by_user.items():
+        counted = existing[user_id]
+        for c in sorted(items, key=lambda c: c.index):
+            if any(
+                _overlap(c.started_at, c.ended_at, s, e) > OVERLAP_TOLERANCE for s, e in counted
+            ):
+                c.flags = ["overlap"]
+                c.reduction_g = 0
+            elif c.reduction_g > 0:
+                counted.append((c.started_at, c.ended_at))
+
+
+def _overlap(s1: datetime, e1: datetime, s2: datetime, e2: datetime) -> timedelta:
+    return min(e1, e2) - max(s1, s2)
+
+
+def _insert(batch: UploadBatch, scenario: Scenario, candidates: list[_Candidate]) -> set[str]:
+    """Insert; returns the external ids this upload stored (others raced and lost)."""
+    if not candidates:
+        return set()
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    now = utcnow()
+    rows = [
+        {
+            "scenario_id": scenario.id,
+            "external_id": c.external_id,
+            "user_id": c.consent.user_id,
+            "consent_id": c.consent.id,
+            "batch_id": batch.id,
+            "activity_type": c.activity_type,
+            "methodology_id": scenario.methodology_id,
+            "day": c.started_at.astimezone(SHANGHAI).date(),
+            "reduction_g": c.reduction_g,
+            "flags": c.flags,
+            "started_at": c.started_at,
+            "ended_at": c.ended_at,
+            "measures": c.measures,
+            "created_at": now,
+        }
+        for c in candidates
+    ]
+    inserted: set[str] = set()
+    for start in range(0, len(rows), CHUNK):
+        stmt = (
+            insert(Activity)
+            .on_conflict_do_nothing(index_elements=["scenario_id", "external_id"])
+            .returning(Activity.external_id)
+        )
+        inserted.update(db.session.execute(stmt, rows[start : start + CHUNK]).scalars())
+    return inserted

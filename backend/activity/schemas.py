@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate as v
+
+from backend.activity.consents import PURPOSE_TEXT
+from backend.http import LocalDateTime
+
+
+class BindTokenIn(ma.Schema):
+    user_ref = ma.fields.String(required=True, validate=v.Length(min=1, max=128))
+
+
+class BindTokenOut(ma.Schema):
+    bind_token = ma.fields.String(required=True)
+    expires_at = LocalDateTime(required=True)
+
+
+class RecordResult(ma.Schema):
+    external_id = ma.fields.String(allow_none=True, required=True)
+    status = ma.fields.String(required=True)
+    reason = ma.fields.String()
+    reduction_g = ma.fields.Integer()
+    flags = ma.fields.List(ma.fields.String())
+
+
+class BatchOut(ma.Schema):
+    batch_id = ma.fields.String(required=True, attribute="id")
+    status = ma.fields.String(required=True)
+    received = ma.fields.Integer()
+    accepted = ma.fields.Integer(required=True)
+    duplicates = ma.fields.Integer(required=True)
+    rejected = ma.fields.Integer(required=True)
+    results = ma.fields.List(ma.fields.Nested(RecordResult), allow_none=True)
+
+
+class BatchAccepted(ma.Schema):
+    batch_id = ma.fields.String(required=True)
+    status = ma.fields.String(required=True)
+
+
+class ConsentIn(ma.Schema):
+    bind_token = ma.fields.String(required=True, validate=v.Length(min=1, max=200))
+
+
+class ConsentOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    scenario_code = ma.fields.Function(lambda c: c.scenario.code, required=True)
+    operator = ma.fields.Function(lambda c: c.scenario.operator.name)
+    purposes = ma.fields.List(ma.fields.String())
+    purpose_text = ma.fields.Function(lambda c: PURPOSE_TEXT)
+    granted_at = LocalDateTime(required=True)
+    withdrawn_at = LocalDateTime(allow_none=True)
+    active = ma.fields.Function(lambda c: c.withdrawn_at is None)
+
+
+class ActivityOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    scenario_code = ma.fields.Function(lambda a: a.scenario.code)
+    activity_type = ma.fields.String()
+    day = ma.fields.Date()
+    started_at = LocalDateTime(allow_none=True)
+    ended_at = LocalDateTime(allow_none=True)
+    measures = ma.fields.Dict(allow_none=True)
+    reduction_g = ma.fields.Integer()
+    credited_g = ma.fields.Integer(allow_none=True)
+    flags = ma.fields.List(ma.fields.String(), allow_none=True)
+    methodology = ma.fields.Function(lambda a: a.methodology.code)
+    methodology_version = ma.fields.Function(lambda a: a.methodology.version)
+    erased = ma.fields.Function(lambda a: a.erased_at is not None)
