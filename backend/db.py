@@ -84,11 +84,20 @@ def _sqlite_begin_immediate(conn):
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def insert_ignore(model, values: dict, conflict_columns: tuple[str, ...]) -> None:
-    """INSERT ... ON CONFLICT DO NOTHING on PostgreSQL and SQLite alike."""
+def dialect_insert(model):
+    """The dialect's INSERT (it has `on_conflict_do_nothing`), PostgreSQL or SQLite."""
     if db.session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict_columns)
-    db.session.execute(stmt)
+    return insert(model)
+
+
+def insert_ignore(model, values: dict | list[dict], conflict_columns: tuple[str, ...]) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING of one row or many, on PostgreSQL and SQLite."""
+    stmt = dialect_insert(model).on_conflict_do_nothing(index_elements=conflict_columns)
+    if isinstance(values, list):
+        if values:
+            db.session.execute(stmt, values)
+    else:
+        db.session.execute(stmt.values(**values))

@@ -19,8 +19,11 @@ from sqlalchemy import bindparam, func, select, text, update
 from backend.activity.models import Activity
 from backend.auth.models import User
 from backend.db import db
-from backend.ledger import AccountKind, Leg, account_for, post
-from backend.points.conversion import conversion_legs
+from backend.ledger import AccountKind, Leg, account_for
+from backend.ledger.accounts import accounts_for
+from backend.ledger.posting import EntryRequest, post_many
+from backend.points.conversion import ConversionAccounts, conversion_legs
+from backend.registry.conversion import current_rate
 from backend.registry.models import Scenario
 
 ADVISORY_KEY = 0x5150_0001  # "accrual"
@@ -98,7 +101,16 @@ def accrue_chunk(limit: int = 5000) -> ChunkResult:
         )
     }
 
+    rate = current_rate()
+    backing = account_for(AccountKind.POINTS_BACKING)
+    mint = account_for(AccountKind.POINTS_MINT)
+    issuance = {sid: account_for(AccountKind.SCENARIO_ISSUANCE, sid) for sid in scenarios}
+    reductions = accounts_for(AccountKind.RESIDENT_REDUCTIONS, users)
+    points_accts = accounts_for(AccountKind.RESIDENT_POINTS, [u for u in users if auto.get(u)])
+
     marks: list[dict] = []
+    requests: list[EntryRequest] = []
+    entry_of_group: list[tuple[EntryRequest, list[dict]]] = []
     for key in sorted(pending, key=lambda k: (k[1], k[0], k[2])):
         user_id, scenario_id, day = key
         scenario = scenarios[scenario_id]
@@ -109,35 +121,39 @@ def accrue_chunk(limit: int = 5000) -> ChunkResult:
             credited = min(row.reduction_g, room)
             room -= credited
             credited_total += credited
-            group_marks.append({"aid": row.id, "credited": credited})
-        entry_id = None
-        if credited_total > 0:
-            legs = [
-                Leg(account_for(AccountKind.SCENARIO_ISSUANCE, scenario_id), -credited_total),
-                Leg(account_for(AccountKind.RESIDENT_REDUCTIONS, user_id), credited_total),
-            ]
-            points = 0
-            if auto.get(user_id):
-                _, _, points, conv = conversion_legs(user_id, credited_total)
-                legs += conv
-            entry, _ = post(
-                kind="accrual",
-                idempotency_key=f"accrual:{scenario_id}:{user_id}:{day.isoformat()}:"
-                f"{pending[key][0].id}",
-                legs=legs,
-                ref_type="activity_day",
-                ref_id=f"{scenario.code}:{day.isoformat()}",
-                actor="job:accrual",
-                memo=f"{scenario.code} {day.isoformat()}: {credited_total} g"
-                + (f", {points} pt" if points else ""),
-            )
-            entry_id = entry.id
-            out.entries += 1
-            out.credited_g += credited_total
-            out.points += points
-        for m in group_marks:
-            m["entry"] = entry_id
+            group_marks.append({"aid": row.id, "credited": credited, "entry": None})
         marks += group_marks
+        if credited_total == 0:
+            continue
+        legs = [
+            Leg(issuance[scenario_id], -credited_total),
+            Leg(reductions[user_id], credited_total),
+        ]
+        points = 0
+        if auto.get(user_id):
+            accounts = ConversionAccounts(reductions[user_id], backing, mint, points_accts[user_id])
+            _, points, conv = conversion_legs(credited_total, rate, accounts)
+            legs += conv
+        request = EntryRequest(
+            kind="accrual",
+            idempotency_key=f"accrual:{scenario_id}:{user_id}:{day.isoformat()}:"
+            f"{pending[key][0].id}",
+            legs=legs,
+            ref_type="activity_day",
+            ref_id=f"{scenario.code}:{day.isoformat()}",
+            actor="job:accrual",
+            memo=f"{scenario.code} {day.isoformat()}: {credited_total} g"
+            + (f", {points} pt" if points else ""),
+        )
+        requests.append(request)
+        entry_of_group.append((request, group_marks))
+        out.entries += 1
+        out.credited_g += credited_total
+        out.points += points
+    entry_ids = post_many(requests)
+    for request, group_marks in entry_of_group:
+        for m in group_marks:
+            m["entry"] = entry_ids[request.idempotency_key]
     if marks:
         stmt = (
             update(Activity.__table__)

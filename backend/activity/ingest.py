@@ -31,7 +31,7 @@ from sqlalchemy import select
 
 import scenarios_adapters
 from backend.activity.models import Activity, Consent, UploadBatch
-from backend.db import db, utcnow
+from backend.db import db, dialect_insert, utcnow
 from backend.outbox import enqueue_after_commit
 from backend.registry.models import Scenario
 from scenarios_adapters.base import Rejected
@@ -255,10 +255,6 @@ def _insert(batch: UploadBatch, scenario: Scenario, candidates: list[_Candidate]
     """Insert; returns the external ids this upload stored (others raced and lost)."""
     if not candidates:
         return set()
-    if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     now = utcnow()
     rows = [
         {
@@ -282,7 +278,7 @@ def _insert(batch: UploadBatch, scenario: Scenario, candidates: list[_Candidate]
     inserted: set[str] = set()
     for start in range(0, len(rows), CHUNK):
         stmt = (
-            insert(Activity)
+            dialect_insert(Activity)
             .on_conflict_do_nothing(index_elements=["scenario_id", "external_id"])
             .returning(Activity.external_id)
         )

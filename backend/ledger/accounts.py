@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from sqlalchemy import select
 
-from backend.db import db, insert_ignore
+from backend.db import db, insert_ignore, utcnow
 from backend.ledger.models import Account
 
 
@@ -84,3 +84,36 @@ def balance_of(kind: AccountKind, owner_id: int = 0) -> int:
         Account.kind == AccountKind(kind).value, Account.owner_id == owner_id
     )
     return db.session.execute(stmt).scalar_one_or_none() or 0
+
+
+def accounts_for(kind: AccountKind, owner_ids: list[int]) -> dict[int, Account]:
+    """The accounts of `kind` for many owners at once, opening the missing ones."""
+    kind = AccountKind(kind)
+    owners = sorted(set(owner_ids))
+    found: dict[int, Account] = {}
+
+    def load(chunk):
+        for account in db.session.execute(
+            select(Account).where(Account.kind == kind.value, Account.owner_id.in_(chunk))
+        ).scalars():
+            found[account.owner_id] = account
+
+    for start in range(0, len(owners), 5000):
+        load(owners[start : start + 5000])
+    missing = [o for o in owners if o not in found]
+    if missing:
+        rows = [
+            {
+                "kind": kind.value,
+                "unit": UNITS[kind],
+                "owner_id": owner,
+                "may_go_negative": kind in SOURCES,
+                "balance": 0,
+                "created_at": utcnow(),
+            }
+            for owner in missing
+        ]
+        insert_ignore(Account, rows, ("kind", "owner_id"))
+        for start in range(0, len(missing), 5000):
+            load(missing[start : start + 5000])
+    return found

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from backend.errors import Conflict, Invalid
-from backend.ledger import AccountKind, InsufficientBalance, Leg, account_for, post
-from backend.registry.conversion import current_rate
+from backend.ledger import Account, AccountKind, InsufficientBalance, Leg, account_for, post
+from backend.registry.conversion import Rate, current_rate
 
 
 class InsufficientReductions(Conflict):
@@ -21,19 +21,40 @@ class Converted:
     entry_id: int
 
 
-def conversion_legs(user_id: int, grams: int) -> tuple[int, int, int, list[Leg]]:
-    """(rate version, grams taken, points given, legs) converting up to `grams`."""
-    rate = current_rate()
+@dataclass(frozen=True)
+class ConversionAccounts:
+    reductions: Account
+    backing: Account
+    mint: Account
+    points: Account
+
+
+def accounts_of(user_id: int) -> ConversionAccounts:
+    return ConversionAccounts(
+        reductions=account_for(AccountKind.RESIDENT_REDUCTIONS, user_id),
+        backing=account_for(AccountKind.POINTS_BACKING),
+        mint=account_for(AccountKind.POINTS_MINT),
+        points=account_for(AccountKind.RESIDENT_POINTS, user_id),
+    )
+
+
+def conversion_legs(
+    grams: int, rate: Rate, accounts: ConversionAccounts
+) -> tuple[int, int, list[Leg]]:
+    """(grams taken, points given, legs) converting up to `grams` at `rate`."""
     taken, points = rate.grams_to_points(grams)
     if taken == 0:
-        return rate.version, 0, 0, []
-    legs = [
-        Leg(account_for(AccountKind.RESIDENT_REDUCTIONS, user_id), -taken),
-        Leg(account_for(AccountKind.POINTS_BACKING), taken),
-        Leg(account_for(AccountKind.POINTS_MINT), -points),
-        Leg(account_for(AccountKind.RESIDENT_POINTS, user_id), points),
-    ]
-    return rate.version, taken, points, legs
+        return 0, 0, []
+    return (
+        taken,
+        points,
+        [
+            Leg(accounts.reductions, -taken),
+            Leg(accounts.backing, taken),
+            Leg(accounts.mint, -points),
+            Leg(accounts.points, points),
+        ],
+    )
 
 
 def convert(
@@ -41,7 +62,9 @@ def convert(
 ) -> Converted:
     """Convert up to `grams` of the resident's reductions into whole points. The grams
     that buy no whole point stay. Posting the same key again moves nothing."""
-    version, taken, points, legs = conversion_legs(user_id, grams)
+    rate = current_rate()
+    accounts = accounts_of(user_id)
+    taken, points, legs = conversion_legs(grams, rate, accounts)
     if taken == 0:
         raise Invalid(
             f"{grams} g buys no whole point at the current rate.",
@@ -54,14 +77,15 @@ def convert(
             idempotency_key=idempotency_key,
             legs=legs,
             ref_type="rate",
-            ref_id=version,
+            ref_id=rate.version,
             actor=actor,
             memo=memo or f"{taken} g -> {points} pt",
         )
     except InsufficientBalance as exc:
         raise InsufficientReductions("Not enough reductions to convert.") from exc
     replayed = {p.account_id: p.amount for p in entry.postings}
-    resident_points = account_for(AccountKind.RESIDENT_POINTS, user_id).id
     return Converted(
-        reductions_g=taken, points=replayed.get(resident_points, points), entry_id=entry.id
+        reductions_g=-replayed.get(accounts.reductions.id, -taken),
+        points=replayed.get(accounts.points.id, points),
+        entry_id=entry.id,
     )
