@@ -108,6 +108,14 @@ def _load_scenario(i: int, data: dict, counts: Counter) -> None:
     ).scalar_one_or_none()
     if methodology is None or methodology.kind != "scenario":
         raise Invalid(errors={where: ["No such published scenario methodology version."]})
+    adapter = scenarios_adapters.get_adapter(methodology.formula)
+    unknown = set(data["activity_types"]) - set(
+        adapter.supported_activity_types(methodology.parameters)
+    )
+    if unknown:
+        raise Invalid(
+            errors={where: [f"The methodology has no factor for {', '.join(sorted(unknown))}."]}
+        )
     values = {
         "title": data["title"],
         "operator_id": operator.id,
