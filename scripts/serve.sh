@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e . >/dev/null
+.venv/bin/python -m pip install -q --disable-pip-version-check -e . 2> >(grep -v "WARNING: Location" >&2) >/dev/null
 exec .venv/bin/python -m backend.serve
