@@ -1,3 +1,335 @@
-"""HTTP resources of the mall (filled in by the mall work)."""
+"""HTTP resources of the mall (residents), merchants (their staff) and staff's
+settlements and reconciliation. HTTP in and out only: the rules are in mall/*."""
 
-blueprints: list = []
+from __future__ import annotations
+
+from flask import Response
+
+from backend import reconciliation
+from backend.auth.guards import BEARER, current_principal, require
+from backend.db import db
+from backend.errors import NotFound
+from backend.http import Blueprint, PageArgs, cursor_page, page_schema
+from backend.idempotency import idempotent
+from backend.ledger import AccountKind, balance_of
+from mall import items, orders, redemption, settlement
+from mall import schemas as s
+from mall.models import Item, Order, ReconciliationReport, SettlementBatch
+from mall.qr import qr_png
+
+mall = Blueprint("mall", __name__, url_prefix="/api/v1/mall", description="Points mall")
+merchant = Blueprint(
+    "merchant", __name__, url_prefix="/api/v1/merchant", description="Merchants' staff"
+)
+admin_mall = Blueprint(
+    "admin_mall",
+    __name__,
+    url_prefix="/api/v1/admin",
+    description="Staff: settlements and reconciliation",
+)
+
+blueprints: list = [mall, merchant, admin_mall]
+
+ItemPage = page_schema(s.ItemOut, "ItemPage")
+MerchantItemPage = page_schema(s.MerchantItemOut, "MerchantItemPage")
+OrderPage = page_schema(s.OrderOut, "OrderPage")
+MerchantOrderPage = page_schema(s.MerchantOrderOut, "MerchantOrderPage")
+SettlementPage = page_schema(s.SettlementOut, "SettlementPage")
+StoredReportPage = page_schema(s.StoredReportOut, "StoredReportPage")
+
+FINANCE = ("finance",)
+PNG = {200: {"description": "A PNG image", "content": {"image/png": {}}}}
+
+
+def _me() -> int:
+    return int(current_principal().id)
+
+
+def _org() -> int:
+    return int(current_principal().organization_id)
+
+
+def _actor() -> str:
+    return current_principal().actor
+
+
+# --- residents and the public ------------------------------------------------------
+
+
+@mall.route("/items", methods=["GET"])
+@mall.arguments(s.ItemQuery, location="query")
+@mall.response(200, ItemPage)
+def list_items(args):
+    """Items on sale now (anyone): active and inside their valid window."""
+    return cursor_page(items.on_sale_query(args.get("merchant_id")), Item.id, args)
+
+
+@mall.route("/items/<int:item_id>", methods=["GET"])
+@mall.response(200, s.ItemOut)
+@mall.alt_response(404, description="item_not_found")
+def get_item(item_id):
+    """One item on sale."""
+    return items.get_on_sale(item_id)
+
+
+@mall.route("/orders", methods=["POST"])
+@mall.doc(security=BEARER)
+@require("resident")
+@idempotent
+@mall.arguments(s.OrderIn)
+@mall.response(201, s.OrderOut)
+@mall.alt_response(
+    409,
+    description="insufficient_points, out_of_stock, limit_reached, item_inactive, item_not_on_sale",
+)
+@mall.alt_response(404, description="item_not_found")
+def place_order(body):
+    """Order one unit (send an `Idempotency-Key`): the points are held in escrow until
+    the merchant redeems the code, the order is cancelled or it expires."""
+    return orders.place(_me(), body["item_id"], actor=_actor())
+
+
+@mall.route("/orders", methods=["GET"])
+@mall.doc(security=BEARER)
+@require("resident")
+@mall.arguments(s.OrderQuery, location="query")
+@mall.response(200, OrderPage)
+def list_orders(args):
+    """The resident's own orders, newest first."""
+    return cursor_page(orders.resident_query(_me(), args.get("status")), Order.id, args)
+
+
+@mall.route("/orders/<int:order_id>", methods=["GET"])
+@mall.doc(security=BEARER)
+@require("resident")
+@mall.response(200, s.OrderOut)
+@mall.alt_response(404, description="order_not_found")
+def get_order(order_id):
+    """One of the resident's own orders."""
+    return orders.get_own(_me(), order_id)
+
+
+@mall.route("/orders/<int:order_id>/cancel", methods=["POST"])
+@mall.doc(security=BEARER)
+@require("resident")
+@mall.response(200, s.OrderOut)
+@mall.alt_response(409, description="already_redeemed, order_cancelled, order_expired")
+@mall.alt_response(404, description="order_not_found")
+def cancel_order(order_id):
+    """Cancel a pending order: the points and the unit of stock come back."""
+    return orders.cancel(_me(), order_id, actor=_actor())
+
+
+@mall.route("/orders/<int:order_id>/qr.png", methods=["GET"])
+@mall.doc(security=BEARER, responses=PNG)
+@require("resident")
+@mall.alt_response(404, description="order_not_found")
+def order_qr(order_id):
+    """The redemption code as a QR code (PNG) to show at the till."""
+    order = orders.get_own(_me(), order_id)
+    resp = Response(qr_png(order.redemption_code), mimetype="image/png")
+    resp.headers["Cache-Control"] = "private, no-store"
+    return resp
+
+
+# --- merchants' staff ------------------------------------------------------------
+
+
+@merchant.route("/items", methods=["POST"])
+@merchant.doc(security=BEARER)
+@require("merchant")
+@merchant.arguments(s.ItemIn)
+@merchant.response(201, s.MerchantItemOut)
+def create_item(body):
+    """List an item: price in points, stock (null: unlimited), per-resident limit,
+    optional valid window, active or not."""
+    item = items.create(_org(), body)
+    return items.get_own(_org(), item.id)
+
+
+@merchant.route("/items", methods=["GET"])
+@merchant.doc(security=BEARER)
+@require("merchant")
+@merchant.arguments(s.MerchantItemQuery, location="query")
+@merchant.response(200, MerchantItemPage)
+def list_own_items(args):
+    """The merchant's own items, active or not."""
+    return cursor_page(items.merchant_query(_org(), args.get("active")), Item.id, args)
+
+
+@merchant.route("/items/<int:item_id>", methods=["GET"])
+@merchant.doc(security=BEARER)
+@require("merchant")
+@merchant.response(200, s.MerchantItemOut)
+@merchant.alt_response(404, description="item_not_found")
+def get_own_item(item_id):
+    """One of the merchant's own items."""
+    return items.get_own(_org(), item_id)
+
+
+@merchant.route("/items/<int:item_id>", methods=["PATCH"])
+@merchant.doc(security=BEARER)
+@require("merchant")
+@merchant.arguments(s.ItemPatch)
+@merchant.response(200, s.MerchantItemOut)
+@merchant.alt_response(404, description="item_not_found")
+def update_item(body, item_id):
+    """Change an item (e.g. restock, deactivate, reprice; orders taken keep their price)."""
+    items.update(_org(), item_id, body)
+    return items.get_own(_org(), item_id)
+
+
+@merchant.route("/orders", methods=["GET"])
+@merchant.doc(security=BEARER)
+@require("merchant")
+@merchant.arguments(s.OrderQuery, location="query")
+@merchant.response(200, MerchantOrderPage)
+def list_merchant_orders(args):
+    """Orders of the merchant's items (no codes, no residents)."""
+    return cursor_page(orders.merchant_query(_org(), args.get("status")), Order.id, args)
+
+
+@merchant.route("/redemptions", methods=["POST"])
+@merchant.doc(security=BEARER)
+@require("merchant")
+@merchant.arguments(s.RedemptionIn)
+@merchant.response(200, s.RedemptionOut)
+@merchant.alt_response(404, description="code_not_found (also another merchant's code)")
+@merchant.alt_response(409, description="already_redeemed, order_cancelled, order_expired")
+def redeem(body):
+    """Redeem a code typed or scanned at the till: the order is fulfilled and its
+    points move to the merchant."""
+    p = current_principal()
+    done = redemption.redeem(_org(), body["code"], staff_user_id=int(p.id), actor=p.actor)
+    return done
+
+
+@merchant.route("/balance", methods=["GET"])
+@merchant.doc(security=BEARER)
+@require("merchant")
+@merchant.response(200, s.BalanceOut)
+def balance():
+    """The merchant's points (redeemed, not yet settled), reductions, and the points
+    held for its pending orders."""
+    org = _org()
+    return {
+        "points": balance_of(AccountKind.MERCHANT_POINTS, org),
+        "reductions_g": balance_of(AccountKind.ORG_REDUCTIONS, org),
+        "escrow_points": balance_of(AccountKind.ORDER_ESCROW, org),
+    }
+
+
+@merchant.route("/settlements", methods=["POST"])
+@merchant.doc(security=BEARER)
+@require("merchant")
+@idempotent
+@merchant.response(201, s.SettlementOut)
+@merchant.alt_response(409, description="nothing_to_settle")
+def apply_settlement():
+    """Apply to convert the points of every fulfilled, unsettled order back into
+    reductions (send an `Idempotency-Key`)."""
+    return settlement.apply(_org(), actor=_actor())
+
+
+@merchant.route("/settlements", methods=["GET"])
+@merchant.doc(security=BEARER)
+@require("merchant")
+@merchant.arguments(s.SettlementQuery, location="query")
+@merchant.response(200, SettlementPage)
+def list_own_settlements(args):
+    """The merchant's settlement batches."""
+    stmt = settlement.query(_org(), args.get("status"))
+    return cursor_page(stmt, SettlementBatch.id, args)
+
+
+@merchant.route("/settlements/<int:batch_id>", methods=["GET"])
+@merchant.doc(security=BEARER)
+@require("merchant")
+@merchant.response(200, s.SettlementOut)
+@merchant.alt_response(404, description="settlement_not_found")
+def get_own_settlement(batch_id):
+    """One of the merchant's settlement batches."""
+    return settlement.get_own(_org(), batch_id)
+
+
+# --- staff ------------------------------------------------------------------------
+
+
+@admin_mall.route("/settlements", methods=["GET"])
+@admin_mall.doc(security=BEARER)
+@require("staff")
+@admin_mall.arguments(s.AdminSettlementQuery, location="query")
+@admin_mall.response(200, SettlementPage)
+def list_settlements(args):
+    """Settlement batches, by status or merchant."""
+    stmt = settlement.query(args.get("merchant_id"), args.get("status"))
+    return cursor_page(stmt, SettlementBatch.id, args)
+
+
+@admin_mall.route("/settlements/<int:batch_id>", methods=["GET"])
+@admin_mall.doc(security=BEARER)
+@require("staff")
+@admin_mall.response(200, s.SettlementOut)
+@admin_mall.alt_response(404, description="settlement_not_found")
+def get_settlement(batch_id):
+    """One settlement batch."""
+    return settlement.get(batch_id)
+
+
+@admin_mall.route("/settlements/<int:batch_id>/approve", methods=["POST"])
+@admin_mall.doc(security=BEARER)
+@require("staff", roles=FINANCE)
+@idempotent
+@admin_mall.response(202, s.SettlementOut)
+@admin_mall.alt_response(409, description="already_approved")
+@admin_mall.alt_response(404, description="settlement_not_found")
+def approve_settlement(batch_id):
+    """Approve a pending batch (staff with the `finance` or `admin` role); a job posts
+    it and it ends `settled`. Approving it again moves nothing (409 already_approved)."""
+    return settlement.approve(batch_id, actor=_actor())
+
+
+@admin_mall.route("/settlements/<int:batch_id>/retry", methods=["POST"])
+@admin_mall.doc(security=BEARER)
+@require("staff", roles=FINANCE)
+@idempotent
+@admin_mall.response(202, s.SettlementOut)
+@admin_mall.alt_response(409, description="not_failed")
+@admin_mall.alt_response(404, description="settlement_not_found")
+def retry_settlement(batch_id):
+    """Post a failed batch again once its cause is fixed (failed -> approved)."""
+    return settlement.retry(batch_id, actor=_actor())
+
+
+@admin_mall.route("/reconciliation", methods=["GET"])
+@admin_mall.doc(security=BEARER)
+@require("staff")
+@admin_mall.response(200, s.ReconciliationOut)
+def reconcile():
+    """The reconciliation report, computed now from one snapshot."""
+    return reconciliation.compute()
+
+
+@admin_mall.route("/reconciliation/reports", methods=["GET"])
+@admin_mall.doc(security=BEARER)
+@require("staff")
+@admin_mall.arguments(PageArgs, location="query")
+@admin_mall.response(200, StoredReportPage)
+def list_reports(args):
+    """The stored nightly reports, newest first."""
+    from sqlalchemy import select
+
+    return cursor_page(select(ReconciliationReport), ReconciliationReport.id, args)
+
+
+@admin_mall.route("/reconciliation/reports/<int:report_id>", methods=["GET"])
+@admin_mall.doc(security=BEARER)
+@require("staff")
+@admin_mall.response(200, s.StoredReportFullOut)
+@admin_mall.alt_response(404, description="not_found")
+def get_report(report_id):
+    """One stored report, in full."""
+    row = db.session.get(ReconciliationReport, report_id)
+    if row is None:
+        raise NotFound("No such report.")
+    return row

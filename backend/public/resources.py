@@ -5,6 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from backend.http import Blueprint, PageArgs, cursor_page, page_schema
+from backend.public import stats as public_stats
+from backend.public.stats import PublicStatsOut
 from backend.registry import schemas as reg
 from backend.registry.models import Methodology, Scenario
 
@@ -30,3 +32,11 @@ def methodologies(args):
 def scenarios(args):
     """Registered scenarios."""
     return cursor_page(select(Scenario).where(Scenario.status == "registered"), Scenario.id, args)
+
+
+@blp.route("/stats", methods=["GET"])
+@blp.response(200, PublicStatsOut)
+def stats():
+    """Platform totals: residents taking part, reductions credited, points issued,
+    redeemed and converted back. Aggregates only, no personal data."""
+    return public_stats.totals()

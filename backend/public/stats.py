@@ -1,0 +1,65 @@
+"""Public totals (Art. 25: regular disclosure): aggregates only, never personal data.
+
+Each figure comes from account balances or the small settlements table, so the query
+costs the same on a ledger of millions of postings:
+- residents taking part: residents whose reductions account has ever been credited;
+- reductions credited: what the scenario issuance accounts gave out (-their balances);
+- points converted back: points the settled batches returned to the mint, and the grams
+  they gave merchants;
+- points issued: points the mint gave out, ever (outstanding now + converted back);
+- points redeemed: points that reached merchants (merchant balances + converted back).
+"""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from sqlalchemy import text
+
+from backend.db import db, utcnow
+from backend.http import LocalDateTime
+
+_TOTALS = text(
+    """
+    SELECT
+      (SELECT COUNT(*) FROM accounts a
+        WHERE a.kind = 'resident_reductions'
+          AND EXISTS (SELECT 1 FROM postings p WHERE p.account_id = a.id AND p.amount > 0))
+        AS residents,
+      (SELECT COALESCE(-SUM(balance), 0) FROM accounts WHERE kind = 'scenario_issuance')
+        AS credited_g,
+      (SELECT COALESCE(-SUM(balance), 0) FROM accounts WHERE kind = 'points_mint')
+        AS outstanding,
+      (SELECT COALESCE(SUM(balance), 0) FROM accounts WHERE kind = 'merchant_points')
+        AS at_merchants,
+      (SELECT COALESCE(SUM(points_converted), 0) FROM settlement_batches
+        WHERE status = 'settled') AS converted_pt,
+      (SELECT COALESCE(SUM(reductions_g), 0) FROM settlement_batches
+        WHERE status = 'settled') AS converted_g
+    """
+)
+
+
+class PublicStatsOut(ma.Schema):
+    as_of = LocalDateTime(required=True)
+    residents_participating = ma.fields.Integer(required=True)
+    reductions_credited_g = ma.fields.Integer(required=True)
+    points_issued = ma.fields.Integer(required=True)
+    points_redeemed = ma.fields.Integer(required=True)
+    points_converted_back = ma.fields.Integer(required=True)
+    reductions_converted_back_g = ma.fields.Integer(required=True)
+
+
+def totals() -> dict:
+    row = db.session.execute(_TOTALS).one()
+    residents, credited, outstanding, at_merchants, converted_pt, converted_g = (
+        int(v) for v in row
+    )
+    return {
+        "as_of": utcnow(),
+        "residents_participating": residents,
+        "reductions_credited_g": credited,
+        "points_issued": outstanding + converted_pt,
+        "points_redeemed": at_merchants + converted_pt,
+        "points_converted_back": converted_pt,
+        "reductions_converted_back_g": converted_g,
+    }

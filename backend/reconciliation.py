@@ -1,0 +1,258 @@
+"""The reconciliation report: the ledger's invariants plus the mall's, every check one
+set-based SQL statement (aggregates and joins, never a Python loop over rows), so it
+stays cheap on millions of postings and orders. On PostgreSQL the whole report reads
+one REPEATABLE READ snapshot, so it is consistent while traffic goes on.
+
+Checks (each lists its offenders, at most `limit` of them):
+- `units`: every unit sums to zero over all account balances and over all postings;
+- `negative_accounts`, `balance_mismatches`: from `backend.ledger.invariants`;
+- `points_backed`: points outstanding (residents + merchants + escrow) x 1000 equal
+  points backing (g) x the rate's points per kg;
+- `escrow_mismatches`: each merchant's escrow balance equals its pending orders' points;
+- `merchant_mismatches`: each merchant's points balance equals the points of its
+  fulfilled orders less the points its settled batches converted;
+- `order_offenders`: each order has exactly one hold; a pending one nothing else; a
+  fulfilled one exactly one redemption and no refund; a cancelled or expired one
+  exactly one refund and no redemption; only fulfilled orders are in a batch;
+- `settlement_offenders`: each batch holds exactly the orders and points it records; a
+  settled batch has exactly one settlement entry, any other none (settled at most once).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+
+from backend.db import db, utcnow
+from backend.ledger.invariants import check as ledger_check
+from backend.registry.conversion import NoRate, current_rate
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # a report belongs to its Asia/Shanghai day
+
+_BACKING = text(
+    """
+    SELECT
+      COALESCE(SUM(CASE WHEN kind IN ('resident_points', 'merchant_points', 'order_escrow')
+                   THEN balance ELSE 0 END), 0) AS outstanding,
+      COALESCE(SUM(CASE WHEN kind = 'points_backing' THEN balance ELSE 0 END), 0) AS backing
+    FROM accounts
+    WHERE kind IN ('resident_points', 'merchant_points', 'order_escrow', 'points_backing')
+    """
+)
+
+_ESCROW = text(
+    """
+    WITH p AS (
+      SELECT merchant_id, SUM(points) AS pending
+      FROM orders WHERE status = 'pending' GROUP BY merchant_id
+    ), a AS (
+      SELECT owner_id AS merchant_id, balance FROM accounts WHERE kind = 'order_escrow'
+    )
+    SELECT a.merchant_id AS merchant_id, a.balance AS escrow, COALESCE(p.pending, 0) AS pending
+    FROM a LEFT JOIN p ON p.merchant_id = a.merchant_id
+    WHERE a.balance <> COALESCE(p.pending, 0)
+    UNION ALL
+    SELECT p.merchant_id, 0, p.pending
+    FROM p LEFT JOIN a ON a.merchant_id = p.merchant_id
+    WHERE a.merchant_id IS NULL
+    ORDER BY 1
+    LIMIT :limit
+    """
+)
+
+_MERCHANT = text(
+    """
+    WITH f AS (
+      SELECT merchant_id, SUM(points) AS redeemed
+      FROM orders WHERE status = 'fulfilled' GROUP BY merchant_id
+    ), s AS (
+      SELECT merchant_id, SUM(points_converted) AS converted
+      FROM settlement_batches WHERE status = 'settled' GROUP BY merchant_id
+    ), a AS (
+      SELECT owner_id AS merchant_id, balance FROM accounts WHERE kind = 'merchant_points'
+    ), m AS (
+      SELECT merchant_id FROM f UNION SELECT merchant_id FROM s UNION SELECT merchant_id FROM a
+    )
+    SELECT m.merchant_id AS merchant_id, COALESCE(a.balance, 0) AS points,
+           COALESCE(f.redeemed, 0) AS redeemed, COALESCE(s.converted, 0) AS converted
+    FROM m
+    LEFT JOIN a ON a.merchant_id = m.merchant_id
+    LEFT JOIN f ON f.merchant_id = m.merchant_id
+    LEFT JOIN s ON s.merchant_id = m.merchant_id
+    WHERE COALESCE(a.balance, 0) <> COALESCE(f.redeemed, 0) - COALESCE(s.converted, 0)
+    ORDER BY 1
+    LIMIT :limit
+    """
+)
+
+_ORDERS = text(
+    """
+    WITH e AS (
+      SELECT ref_id,
+             SUM(CASE WHEN kind = 'order_hold' THEN 1 ELSE 0 END) AS holds,
+             SUM(CASE WHEN kind = 'order_redeem' THEN 1 ELSE 0 END) AS redeems,
+             SUM(CASE WHEN kind = 'order_refund' THEN 1 ELSE 0 END) AS refunds
+      FROM journal_entries WHERE ref_type = 'order' GROUP BY ref_id
+    ), x AS (
+      SELECT o.id, o.status, o.settlement_id,
+             COALESCE(e.holds, 0) AS holds, COALESCE(e.redeems, 0) AS redeems,
+             COALESCE(e.refunds, 0) AS refunds
+      FROM orders o LEFT JOIN e ON e.ref_id = CAST(o.id AS VARCHAR(64))
+    ), bad AS MATERIALIZED (
+      SELECT id, status, settlement_id, holds, redeems, refunds FROM x
+      WHERE holds <> 1
+         OR (status = 'pending' AND redeems + refunds <> 0)
+         OR (status = 'fulfilled' AND (redeems <> 1 OR refunds <> 0))
+         OR (status IN ('cancelled', 'expired') AND (refunds <> 1 OR redeems <> 0))
+         OR (status NOT IN ('pending', 'fulfilled', 'cancelled', 'expired'))
+         OR (settlement_id IS NOT NULL AND status <> 'fulfilled')
+    )
+    SELECT * FROM bad ORDER BY id LIMIT :limit
+    """
+)
+
+_ORPHAN_ENTRIES = text(
+    """
+    WITH bad AS MATERIALIZED (
+      SELECT e.id AS entry_id, e.kind, e.ref_id
+      FROM journal_entries e
+      LEFT JOIN orders o ON CAST(o.id AS VARCHAR(64)) = e.ref_id
+      WHERE e.ref_type = 'order' AND o.id IS NULL
+    )
+    SELECT * FROM bad ORDER BY entry_id LIMIT :limit
+    """
+)
+
+_SETTLEMENTS = text(
+    """
+    WITH o AS (
+      SELECT settlement_id, COUNT(*) AS n, SUM(points) AS pts
+      FROM orders WHERE settlement_id IS NOT NULL GROUP BY settlement_id
+    ), e AS (
+      SELECT ref_id, COUNT(*) AS n
+      FROM journal_entries WHERE ref_type = 'settlement' GROUP BY ref_id
+    )
+    SELECT b.id, b.merchant_id, b.status, b.orders, b.points,
+           COALESCE(o.n, 0) AS orders_found, COALESCE(o.pts, 0) AS points_found,
+           COALESCE(e.n, 0) AS entries
+    FROM settlement_batches b
+    LEFT JOIN o ON o.settlement_id = b.id
+    LEFT JOIN e ON e.ref_id = CAST(b.id AS VARCHAR(64))
+    WHERE b.orders <> COALESCE(o.n, 0)
+       OR b.points <> COALESCE(o.pts, 0)
+       OR (b.status = 'settled' AND COALESCE(e.n, 0) <> 1)
+       OR (b.status <> 'settled' AND COALESCE(e.n, 0) <> 0)
+    ORDER BY b.id
+    LIMIT :limit
+    """
+)
+
+_ORDER_COUNTS = text(
+    """
+    SELECT
+      COALESCE(SUM(CASE WHEN o.status = 'pending' THEN 1 ELSE 0 END), 0) AS pending,
+      COALESCE(SUM(CASE WHEN o.status = 'fulfilled' THEN 1 ELSE 0 END), 0) AS fulfilled,
+      COALESCE(SUM(CASE WHEN b.status = 'settled' THEN 1 ELSE 0 END), 0) AS settled
+    FROM orders o LEFT JOIN settlement_batches b ON b.id = o.settlement_id
+    """
+)
+
+
+def _plain(value):
+    return int(value) if isinstance(value, Decimal) else value
+
+
+def _rows(stmt, limit: int) -> list[dict]:
+    return [
+        {k: _plain(v) for k, v in r._mapping.items()}
+        for r in db.session.execute(stmt, {"limit": limit})
+    ]
+
+
+def _snapshot() -> None:
+    """Read the whole report from one snapshot where the database can (PostgreSQL)."""
+    if db.session().in_transaction():
+        return
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
+def compute(limit: int = 100, now: datetime | None = None) -> dict:
+    """The report of API.md (`ok` false, offenders listed, when any check fails)."""
+    _snapshot()
+    now = now or utcnow()
+    ledger = ledger_check(limit=limit)
+    try:
+        points_per_kg: int | None = current_rate().points_per_kg
+    except NoRate:
+        points_per_kg = None
+    outstanding, backing = (int(v) for v in db.session.execute(_BACKING).one())
+    if points_per_kg is None:
+        backed = outstanding == 0 and backing == 0
+    else:
+        backed = outstanding * 1000 == backing * points_per_kg
+    counts = db.session.execute(_ORDER_COUNTS).one()
+    report = {
+        "as_of": now,
+        "units": {
+            unit: {
+                "sum": ledger.unit_sums.get(unit, 0),
+                "postings_sum": ledger.posting_sums.get(unit, 0),
+            }
+            for unit in ("g", "pt")
+        },
+        "points_outstanding": outstanding,
+        "points_backing_g": backing,
+        "points_per_kg": points_per_kg,
+        "points_backed": backed,
+        "negative_accounts": [
+            {k: _plain(v) for k, v in a.items()} for a in ledger.negative_accounts
+        ],
+        "balance_mismatches": ledger.balance_mismatches,
+        "escrow_mismatches": _rows(_ESCROW, limit),
+        "merchant_mismatches": _rows(_MERCHANT, limit),
+        "order_offenders": _rows(_ORDERS, limit),
+        "orphan_order_entries": _rows(_ORPHAN_ENTRIES, limit),
+        "settlement_offenders": _rows(_SETTLEMENTS, limit),
+        "orders_pending": int(counts.pending),
+        "orders_fulfilled": int(counts.fulfilled),
+        "orders_settled": int(counts.settled),
+    }
+    checks = {
+        "units_sum_to_zero": not any(ledger.unit_sums.values())
+        and not any(ledger.posting_sums.values()),
+        "no_negative_accounts": not report["negative_accounts"],
+        "balances_match_postings": not report["balance_mismatches"],
+        "points_backed": backed,
+        "escrow_matches_pending_orders": not report["escrow_mismatches"],
+        "merchant_points_match_orders": not report["merchant_mismatches"],
+        "orders_posted_once": not report["order_offenders"] and not report["orphan_order_entries"],
+        "settled_at_most_once": not report["settlement_offenders"],
+    }
+    report["checks"] = checks
+    report["ok"] = all(checks.values())
+    return report
+
+
+def store(report: dict) -> int:
+    """Keep the report as that Asia/Shanghai day's (a re-run that day replaces it)."""
+    from sqlalchemy import select
+
+    from mall.models import ReconciliationReport
+
+    as_of: datetime = report["as_of"]
+    day = as_of.astimezone(SHANGHAI).date()
+    stored = {**report, "as_of": as_of.isoformat()}
+    row = db.session.execute(
+        select(ReconciliationReport).where(ReconciliationReport.day == day).with_for_update()
+    ).scalar_one_or_none()
+    if row is None:
+        row = ReconciliationReport(day=day, as_of=as_of, ok=report["ok"], report=stored)
+        db.session.add(row)
+    else:
+        row.as_of, row.ok, row.report = as_of, report["ok"], stored
+    db.session.flush()
+    return row.id

@@ -1,0 +1,665 @@
+"""Mall benchmark: orders and redemptions through the real HTTP stack (gunicorn +
+PostgreSQL) from several client processes, then the settlement of one big batch.
+
+    python bench/mall.py [--orders 10000] [--residents 1000] [--items 100]
+                         [--merchants 10] [--settle-orders 100000]
+                         [--workers 4] [--clients 4] [--keep]
+
+What it does, in order:
+1. creates a scratch PostgreSQL database (dropped at the end unless --keep), migrates it
+   with Alembic, loads the default catalogue (1000 points per kg: 1 point = 1 g);
+2. creates the residents DIRECTLY in the database (COPY, one precomputed argon2 hash:
+   registering 1,000 residents over HTTP would time argon2, not the mall) and gives each
+   of them points through the real ledger in-process (scenario issuance -> reductions,
+   then `backend.points.conversion.convert`); creates the merchants, a till login each
+   and their items (half with stock, half unlimited, 10-100 points) in-process. Access
+   tokens are issued in-process with the server's JWT secret (no argon2 per login);
+3. starts gunicorn (`-w 4`, production profile, rate limits off, no Redis: a job runs
+   in the web process right after the commit that asked for it, as in the embedded
+   default) on a free 127.0.0.1 port;
+4. ORDERS: `--orders` `POST /mall/orders` (each with its own Idempotency-Key), resident
+   k % residents buying a random item, spread over `--clients` client processes (one
+   keep-alive-less connection each, as gunicorn's sync workers serve); every answer must
+   be 201. Orders/s and p50/p99 latency;
+5. REDEMPTIONS: every code redeemed at its item's merchant (`POST /merchant/redemptions`)
+   from the same client processes; every answer must be 200 `fulfilled`;
+6. SETTLEMENT: `--settle-orders` fulfilled orders of one more merchant are written
+   set-based in SQL, each with its hold and redemption journal entries and postings
+   (running balances included) exactly as the services would have written them, so the
+   books and the reconciliation hold; then over HTTP the merchant applies
+   (`POST /merchant/settlements`) and staff approve (`POST /admin/settlements/{id}/
+   approve`; the posting job runs in the web process after that commit). Timed: apply,
+   approve + posting, and the whole;
+7. checks: the batch is settled with every order, the merchant got the grams, the
+   ledger invariants hold and the reconciliation report is ok (its time is printed too,
+   on the ledger the run built);
+8. prints one block of figures.
+
+Only 127.0.0.1 traffic; every loop is bounded; the gunicorn it starts is stopped by its
+process id.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import multiprocessing
+import os
+import random
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+SETTLE_PRICE = 10
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def create_database() -> tuple[str, str]:
+    name = f"sip_bench_mall_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return name, f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"
+
+
+def drop_database(name: str) -> None:
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def start_gunicorn(env: dict, port: int, workers: int, logfile: Path) -> subprocess.Popen:
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    out = logfile.open("wb")
+    proc = subprocess.Popen(
+        [str(gunicorn), "-w", str(workers), "-b", f"127.0.0.1:{port}", "--timeout", "900"]
+        + ["wsgi:app"],
+        cwd=str(ROOT),
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
+    out.close()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"gunicorn exited early; see {logfile}")
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok:
+                return proc
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    stop(proc)
+    raise SystemExit(f"gunicorn did not come up in 60 s; see {logfile}")
+
+
+def stop(proc: subprocess.Popen | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+# --- setup --------------------------------------------------------------------------
+
+
+def prepare(app) -> int:
+    """Migrate, load the catalogue, create a staff account; returns its id."""
+    from flask_migrate import upgrade
+
+    from backend.auth.services import create_login_user
+    from backend.db import db
+    from backend.registry.catalogue import load
+
+    with app.app_context():
+        upgrade(directory=str(ROOT / "migrations"))
+        load(json.loads((ROOT / "config" / "catalogue.json").read_text(encoding="utf-8")))
+        staff = create_login_user("staff", "bench-staff", "bench-staff-pass", roles=["admin"])
+        db.session.commit()
+        staff_id = staff.id
+        db.session.remove()
+    return staff_id
+
+
+def release_connections(app) -> None:
+    """No pooled connection may cross a fork into the client processes."""
+    from backend.db import db
+
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def create_residents(pg_url: str, n: int, pii_key: str) -> list[int]:
+    from backend.auth.passwords import hash_password
+
+    pw_hash = hash_password("resident-pass")
+    now = datetime.now(UTC)
+    with psycopg.connect(pg_url) as conn, conn.cursor() as cur:
+        with cur.copy(
+            "COPY users (kind, phone_hash, phone_masked, password_hash, roles, auto_convert,"
+            " active, created_at) FROM STDIN"
+        ) as cp:
+            for k in range(n):
+                phone = f"137{k:08d}"
+                key = hmac.new(pii_key.encode(), phone.encode(), hashlib.sha256).hexdigest()
+                cp.write_row(
+                    ("resident", key, f"{phone[:3]}****{phone[-4:]}", pw_hash, "", True, True, now)
+                )
+        cur.execute("SELECT id FROM users WHERE kind = 'resident' ORDER BY id")
+        ids = [r[0] for r in cur.fetchall()]
+        conn.commit()
+    assert len(ids) == n
+    return ids
+
+
+def give_points(app, user_ids: list[int], points: int) -> None:
+    """The real flows: scenario issuance -> resident reductions, then the conversion."""
+    from sqlalchemy import select
+
+    from backend.db import db
+    from backend.ledger import AccountKind, Leg, account_for, post
+    from backend.points.conversion import convert
+    from backend.registry.conversion import current_rate
+    from backend.registry.models import Scenario
+
+    with app.app_context():
+        taken, grams = current_rate().points_to_grams(points)
+        assert taken == points
+        scenario = db.session.execute(select(Scenario.id).order_by(Scenario.id)).scalars().first()
+        for user_id in user_ids:
+            post(
+                kind="accrual",
+                idempotency_key=f"bench-grant:{user_id}",
+                legs=[
+                    Leg(account_for(AccountKind.SCENARIO_ISSUANCE, scenario), -grams),
+                    Leg(account_for(AccountKind.RESIDENT_REDUCTIONS, user_id), grams),
+                ],
+                ref_type="bench",
+                ref_id=user_id,
+            )
+            convert(user_id, grams, idempotency_key=f"bench-convert:{user_id}", actor="bench")
+            db.session.commit()
+        db.session.remove()
+
+
+def create_merchants(app, n: int, items_per: int, rnd: random.Random) -> list[dict]:
+    """Merchants (organisations + one till login each) and their items, in-process."""
+    from backend.auth.services import create_login_user
+    from backend.db import db
+    from backend.registry.credit_code import check_char
+    from backend.registry.models import Organization
+    from mall import items
+
+    out = []
+    with app.app_context():
+        for m in range(n):
+            first = f"91320594MA{9_000_000 + m:07d}"
+            org = Organization(name=f"Bench merchant {m}", kind="merchant")
+            org.credit_code = first + check_char(first)
+            db.session.add(org)
+            db.session.flush()
+            user = create_login_user(
+                "merchant", f"bench-till-{m}", "till-pass-1", organization_id=org.id
+            )
+            made = []
+            for i in range(items_per):
+                stock = 1_000 if i % 2 == 0 else None
+                item = items.create(
+                    org.id,
+                    {
+                        "title": f"Item {m}-{i}",
+                        "points_price": rnd.randint(1, 10) * 10,
+                        "stock": stock,
+                    },
+                )
+                made.append(item.id)
+            out.append({"org_id": org.id, "user_id": user.id, "items": made})
+        db.session.commit()
+        db.session.remove()
+    return out
+
+
+def tokens(app, kind: str, ids: list[int], org_ids: list[int] | None = None) -> list[str]:
+    from backend.auth.tokens import Principal, issue_access
+    from backend.runtime import token_config
+
+    with app.app_context():
+        cfg = token_config()
+        return [
+            issue_access(
+                cfg,
+                Principal(
+                    kind=kind,
+                    id=i,
+                    roles=("admin",) if kind == "staff" else (),
+                    organization_id=org_ids[k] if org_ids else None,
+                ),
+            )
+            for k, i in enumerate(ids)
+        ]
+
+
+# --- the client processes -----------------------------------------------------------
+
+
+def _client(job: tuple[str, list[tuple[str, str, dict, dict]]]) -> tuple[list, list, list]:
+    """One client process: sends its requests one after the other; returns latencies,
+    answers and failures."""
+    base, calls = job
+    sess = requests.Session()
+    latencies, answers, failures = [], [], []
+    for path, token, body, extra in calls:
+        headers = {"Authorization": f"Bearer {token}", **extra}
+        t0 = time.perf_counter()
+        try:
+            r = sess.post(base + path, json=body, headers=headers, timeout=120)
+        except requests.RequestException as exc:
+            failures.append(repr(exc))
+            continue
+        latencies.append(time.perf_counter() - t0)
+        if r.status_code >= 300:
+            failures.append(f"{r.status_code} {r.text[:200]}")
+        else:
+            answers.append(r.json())
+    return latencies, answers, failures
+
+
+def hammer(base: str, calls: list, clients: int) -> tuple[float, list[float], list[dict]]:
+    shards = [(base, calls[i::clients]) for i in range(clients)]
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(clients) as pool:
+        t0 = time.perf_counter()
+        results = pool.map(_client, shards)
+        wall = time.perf_counter() - t0
+    latencies = sorted(x for r in results for x in r[0])
+    answers = [a for r in results for a in r[1]]
+    failures = [f for r in results for f in r[2]]
+    if failures:
+        raise SystemExit(f"{len(failures)} requests failed, e.g. {failures[:3]}")
+    return wall, latencies, answers
+
+
+def pct(sorted_values: list[float], p: float) -> float:
+    return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * p))]
+
+
+# --- the big batch ------------------------------------------------------------------
+
+
+def seed_fulfilled(app, pg_url: str, residents: list[int], n: int) -> dict:
+    """`n` fulfilled orders of a new merchant, with their hold and redemption entries
+    and postings written set-based, as `mall.orders.place` and `mall.redemption.redeem`
+    would have (keys, kinds, refs, running balances)."""
+    from backend.auth.services import create_login_user
+    from backend.db import db
+    from backend.ledger import AccountKind, account_for
+    from backend.registry.credit_code import check_char
+    from backend.registry.models import Organization
+    from mall import items
+    from mall.qr import new_code
+
+    with app.app_context():
+        first = "91320594MA8999999"
+        org = Organization(name="Bench settlement merchant", kind="merchant")
+        org.credit_code = first + check_char(first)
+        db.session.add(org)
+        db.session.flush()
+        user = create_login_user(
+            "merchant", "bench-settle-till", "till-pass-1", organization_id=org.id
+        )
+        item = items.create(org.id, {"title": "Settlement item", "points_price": SETTLE_PRICE})
+        escrow = account_for(AccountKind.ORDER_ESCROW, org.id)
+        merchant_pts = account_for(AccountKind.MERCHANT_POINTS, org.id)
+        db.session.commit()
+        facts = {
+            "org_id": org.id,
+            "user_id": user.id,
+            "item_id": item.id,
+            "escrow": escrow.id,
+            "merchant": merchant_pts.id,
+        }
+        db.session.remove()
+
+    now = datetime.now(UTC)
+    codes = set()
+    while len(codes) < n:
+        codes.add(new_code())
+    with psycopg.connect(pg_url) as conn, conn.cursor() as cur:
+        with cur.copy(
+            "COPY orders (user_id, item_id, merchant_id, points, status, redemption_code,"
+            " expires_at, created_at, fulfilled_at, redeemed_by) FROM STDIN"
+        ) as cp:
+            for k, code in enumerate(codes):
+                cp.write_row(
+                    (
+                        residents[k % len(residents)],
+                        facts["item_id"],
+                        facts["org_id"],
+                        SETTLE_PRICE,
+                        "fulfilled",
+                        code,
+                        now + timedelta(days=7),
+                        now,
+                        now,
+                        facts["user_id"],
+                    )
+                )
+        p = {"m": facts["org_id"], "escrow": facts["escrow"], "mp": facts["merchant"], "now": now}
+        cur.execute(
+            """
+            CREATE TEMP TABLE so AS
+            SELECT o.id, o.user_id, o.points, a.id AS account_id, a.balance AS start_balance,
+                   row_number() OVER (PARTITION BY o.user_id ORDER BY o.id) AS nth,
+                   row_number() OVER (ORDER BY o.id) AS seq
+            FROM orders o
+            JOIN accounts a ON a.kind = 'resident_points' AND a.owner_id = o.user_id
+            WHERE o.merchant_id = %(m)s
+            """,
+            p,
+        )
+        cur.execute(
+            """
+            INSERT INTO journal_entries (idempotency_key, kind, ref_type, ref_id, actor, memo,
+                                         created_at)
+            SELECT 'order:' || id || ':' || step, 'order_' || step, 'order', id::text,
+                   'bench:seed', 'bench seed', %(now)s
+            FROM so CROSS JOIN (VALUES ('hold'), ('redeem')) AS s(step)
+            ORDER BY so.id, s.step = 'redeem'
+            """,
+            p,
+        )
+        cur.execute(
+            """
+            INSERT INTO postings (entry_id, account_id, amount, balance_after, created_at)
+            SELECT e.id, x.account_id, x.amount, x.balance_after, %(now)s
+            FROM (
+              SELECT 'order:' || id || ':hold' AS k, account_id, -points AS amount,
+                     start_balance - points * nth AS balance_after FROM so
+              UNION ALL
+              SELECT 'order:' || id || ':hold', %(escrow)s, points, points FROM so
+              UNION ALL
+              SELECT 'order:' || id || ':redeem', %(escrow)s, -points, 0 FROM so
+              UNION ALL
+              SELECT 'order:' || id || ':redeem', %(mp)s, points, points * seq FROM so
+            ) x JOIN journal_entries e ON e.idempotency_key = x.k
+            """,
+            p,
+        )
+        cur.execute(
+            """
+            UPDATE accounts a SET balance = a.balance - t.total
+            FROM (SELECT account_id, SUM(points) AS total FROM so GROUP BY account_id) t
+            WHERE a.id = t.account_id
+            """
+        )
+        cur.execute(
+            "UPDATE accounts SET balance = balance + (SELECT SUM(points) FROM so)"
+            " WHERE id = %(mp)s",
+            p,
+        )
+        conn.commit()
+        cur.execute("ANALYZE")
+    return facts
+
+
+def ledger_size(pg_url: str) -> tuple[int, int, int]:
+    with psycopg.connect(pg_url) as conn:
+        row = conn.execute(
+            "SELECT (SELECT count(*) FROM postings), (SELECT count(*) FROM journal_entries),"
+            " (SELECT count(*) FROM orders)"
+        ).fetchone()
+    return row
+
+
+def reconcile(app) -> tuple[float, dict]:
+    from backend import reconciliation
+    from backend.db import db
+
+    with app.app_context():
+        t0 = time.perf_counter()
+        report = reconciliation.compute()
+        took = time.perf_counter() - t0
+        db.session.rollback()
+        db.session.remove()
+    return took, report
+
+
+# --- main ---------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--orders", type=int, default=10_000)
+    ap.add_argument("--residents", type=int, default=1_000)
+    ap.add_argument("--items", type=int, default=100)
+    ap.add_argument("--merchants", type=int, default=10)
+    ap.add_argument("--settle-orders", type=int, default=100_000)
+    ap.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    ap.add_argument("--clients", type=int, default=4, help="client processes")
+    ap.add_argument("--keep", action="store_true", help="keep the scratch database")
+    args = ap.parse_args(argv)
+    if args.items % args.merchants or args.items < args.merchants:
+        ap.error("--items must be a positive multiple of --merchants")
+    if min(args.orders, args.residents, args.settle_orders, args.clients, args.workers) < 1:
+        ap.error("every count must be at least 1")
+
+    rnd = random.Random(20)
+    db_name, pg_url = create_database()
+    sa_url = pg_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    env = {
+        **os.environ,
+        "APP_PROFILE": "production",
+        "DATABASE_URL": sa_url,
+        "JWT_SECRET": secrets.token_urlsafe(48),
+        "PII_KEY": secrets.token_urlsafe(48),
+        "RATELIMIT_ENABLED": "false",
+        "LOG_LEVEL": "WARNING",
+    }
+    env.pop("REDIS_URL", None)
+    os.environ.pop("REDIS_URL", None)
+    for k in ("APP_PROFILE", "DATABASE_URL", "JWT_SECRET", "PII_KEY", "RATELIMIT_ENABLED"):
+        os.environ[k] = env[k]
+    os.environ["LOG_LEVEL"] = "WARNING"
+    gunicorn = app = None
+    logfile = Path(tempfile.gettempdir()) / f"bench-mall-gunicorn-{os.getpid()}.log"
+    per_resident = -(-args.orders // args.residents)
+    try:
+        from backend.app import create_app
+
+        app = create_app()
+        log(f"database {db_name}")
+        staff_id = prepare(app)
+        residents = create_residents(pg_url, args.residents, env["PII_KEY"])
+        settle_share = -(-args.settle_orders // args.residents) * SETTLE_PRICE
+        grant = per_resident * 100 + settle_share
+        t0 = time.perf_counter()
+        give_points(app, residents, grant)
+        log(
+            f"{args.residents:,} residents, {grant:,} points each via the ledger "
+            f"({time.perf_counter() - t0:.1f} s)"
+        )
+        merchants = create_merchants(app, args.merchants, args.items // args.merchants, rnd)
+        item_owner = {i: m for m in merchants for i in m["items"]}
+        all_items = list(item_owner)
+        log(f"{args.merchants} merchants, {len(all_items)} items")
+
+        port = free_port()
+        gunicorn = start_gunicorn(env, port, args.workers, logfile)
+        base = f"http://127.0.0.1:{port}"
+        log(f"gunicorn -w {args.workers} on {base}; {args.clients} client processes")
+
+        # --- orders
+        r_tokens = tokens(app, "resident", residents)
+        calls = [
+            (
+                "/api/v1/mall/orders",
+                r_tokens[k % args.residents],
+                {"item_id": rnd.choice(all_items)},
+                {"Idempotency-Key": f"bench-order-{k}"},
+            )
+            for k in range(args.orders)
+        ]
+        release_connections(app)
+        order_s, order_lat, placed = hammer(base, calls, args.clients)
+        assert len(placed) == args.orders and all(o["status"] == "pending" for o in placed)
+        log(f"orders done in {order_s:.1f} s")
+
+        # --- redemptions
+        m_tokens = dict(
+            zip(
+                [m["org_id"] for m in merchants],
+                tokens(
+                    app,
+                    "merchant",
+                    [m["user_id"] for m in merchants],
+                    [m["org_id"] for m in merchants],
+                ),
+                strict=True,
+            )
+        )
+        calls = [
+            (
+                "/api/v1/merchant/redemptions",
+                m_tokens[item_owner[o["item_id"]]["org_id"]],
+                {"code": o["redemption_code"]},
+                {},
+            )
+            for o in placed
+        ]
+        rnd.shuffle(calls)
+        release_connections(app)
+        redeem_s, redeem_lat, redeemed = hammer(base, calls, args.clients)
+        assert len(redeemed) == args.orders and all(x["status"] == "fulfilled" for x in redeemed)
+        log(f"redemptions done in {redeem_s:.1f} s")
+        took, report = reconcile(app)
+        if not report["ok"]:
+            raise SystemExit(f"RECONCILIATION FAILED after redemptions: {report}")
+
+        # --- settlement of one big batch
+        t0 = time.perf_counter()
+        big = seed_fulfilled(app, pg_url, residents, args.settle_orders)
+        seed_s = time.perf_counter() - t0
+        log(f"{args.settle_orders:,} fulfilled orders seeded in SQL ({seed_s:.1f} s)")
+        took, report = reconcile(app)
+        if not report["ok"]:
+            raise SystemExit(f"RECONCILIATION FAILED after the seed: {report}")
+        (m_token,) = tokens(app, "merchant", [big["user_id"]], [big["org_id"]])
+        (s_token,) = tokens(app, "staff", [staff_id])
+        http = requests.Session()
+        t0 = time.perf_counter()
+        r = http.post(
+            f"{base}/api/v1/merchant/settlements",
+            headers={"Authorization": f"Bearer {m_token}", "Idempotency-Key": "bench-settle"},
+            timeout=900,
+        )
+        apply_s = time.perf_counter() - t0
+        if r.status_code != 201 or r.json()["orders"] != args.settle_orders:
+            raise SystemExit(f"apply failed: {r.status_code} {r.text[:300]}")
+        batch = r.json()
+        t1 = time.perf_counter()
+        r = http.post(
+            f"{base}/api/v1/admin/settlements/{batch['id']}/approve",
+            headers={"Authorization": f"Bearer {s_token}"},
+            timeout=900,
+        )
+        if r.status_code != 202:
+            raise SystemExit(f"approve failed: {r.status_code} {r.text[:300]}")
+        deadline = time.monotonic() + 900
+        while True:
+            got = http.get(
+                f"{base}/api/v1/merchant/settlements/{batch['id']}",
+                headers={"Authorization": f"Bearer {m_token}"},
+                timeout=60,
+            ).json()
+            if got["status"] in ("settled", "failed") or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        approve_s = time.perf_counter() - t1
+        settle_s = time.perf_counter() - t0
+        if got["status"] != "settled":
+            raise SystemExit(f"settlement did not settle: {got}")
+        want = args.settle_orders * SETTLE_PRICE
+        if (got["points_converted"], got["reductions_g"]) != (want, want):
+            raise SystemExit(f"settled amounts are wrong: {got}")
+        stop(gunicorn)
+        gunicorn = None
+
+        recon_s, report = reconcile(app)
+        if not report["ok"]:
+            raise SystemExit(f"RECONCILIATION FAILED at the end: {report}")
+        postings, entries, orders = ledger_size(pg_url)
+
+        n = args.orders
+        print()
+        print("=" * 72)
+        print(
+            f"mall benchmark: {n:,} orders, {args.residents:,} residents, "
+            f"{len(all_items)} items of {args.merchants} merchants"
+        )
+        print(
+            f"  gunicorn -w {args.workers}, {args.clients} client processes, PostgreSQL, "
+            f"{os.cpu_count()} CPUs"
+        )
+        print("-" * 72)
+        print(
+            f"  orders (HTTP)        {order_s:8.2f} s  {n / order_s:8,.0f} orders/s   "
+            f"p50 {pct(order_lat, 0.5) * 1000:6.1f} ms  p99 {pct(order_lat, 0.99) * 1000:6.1f} ms"
+        )
+        print(
+            f"  redemptions (HTTP)   {redeem_s:8.2f} s  {n / redeem_s:8,.0f} redeemed/s "
+            f"p50 {pct(redeem_lat, 0.5) * 1000:6.1f} ms  p99 {pct(redeem_lat, 0.99) * 1000:6.1f} ms"
+        )
+        print(f"  settlement of {args.settle_orders:,} fulfilled orders ({want:,} points):")
+        print(f"    apply (HTTP)       {apply_s:8.2f} s")
+        print(f"    approve + posting  {approve_s:8.2f} s  (the job runs in the web process)")
+        print(f"    total              {settle_s:8.2f} s")
+        print(
+            f"  reconciliation       {recon_s:8.2f} s  on {postings:,} postings, "
+            f"{entries:,} entries, {orders:,} orders: ok={report['ok']}"
+        )
+        print("=" * 72)
+        return 0
+    finally:
+        stop(gunicorn)
+        if args.keep:
+            log(f"kept database {db_name} ({pg_url})")
+        else:
+            if app is not None:
+                from backend.db import db
+
+                with app.app_context():
+                    db.engine.dispose()
+            drop_database(db_name)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,261 @@
+"""Orders: placing (points into escrow, one unit of stock, a redemption code, all in one
+transaction), cancelling and expiring (points back, stock back).
+
+Escrow: one `ORDER_ESCROW` account per merchant (owner = the merchant's organisation
+id), so orders at different merchants never wait on one escrow row.
+
+Lock order, the same in every transaction of the mall, so none deadlocks: order rows,
+then item rows, then ledger accounts (system accounts, then owned, each by id; see
+`backend.ledger.posting`). State changes are conditional UPDATEs (`... WHERE status =
+'pending'`): of two racing changes exactly one matches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.orm import selectinload
+
+from backend.db import db, utcnow
+from backend.errors import Conflict, NotFound
+from backend.ledger import Account, AccountKind, InsufficientBalance, Leg, account_for, post
+from backend.runtime import setting
+from mall import items as items_service
+from mall.models import Item, Order
+from mall.qr import new_code
+
+LIVE = ("pending", "fulfilled")  # orders that count against a per-resident limit
+
+
+class InsufficientPoints(Conflict):
+    code, title = "insufficient_points", "Not enough points"
+
+
+class OutOfStock(Conflict):
+    code, title = "out_of_stock", "Out of stock"
+
+
+class LimitReached(Conflict):
+    code, title = "limit_reached", "Per-resident limit reached"
+
+
+class ItemInactive(Conflict):
+    code, title = "item_inactive", "The item is not on sale"
+
+
+class NotOnSale(Conflict):
+    code, title = "item_not_on_sale", "The item is outside its valid window"
+
+
+class OrderNotFound(NotFound):
+    code, title = "order_not_found", "No such order"
+
+
+class AlreadyRedeemed(Conflict):
+    code, title = "already_redeemed", "The order was redeemed already"
+
+
+class OrderCancelled(Conflict):
+    code, title = "order_cancelled", "The order was cancelled"
+
+
+class OrderExpired(Conflict):
+    code, title = "order_expired", "The order has expired"
+
+
+def state_conflict(status: str) -> Conflict:
+    """The error for acting on an order that is no longer pending."""
+    return {
+        "fulfilled": AlreadyRedeemed("The order was redeemed already."),
+        "cancelled": OrderCancelled("The order was cancelled."),
+        "expired": OrderExpired("The order has expired."),
+    }.get(status, Conflict(f"The order is {status}.", code="not_pending"))
+
+
+def escrow(merchant_id: int) -> Account:
+    return account_for(AccountKind.ORDER_ESCROW, merchant_id)
+
+
+def place(user_id: int, item_id: int, *, actor: str, now: datetime | None = None) -> Order:
+    """Order one unit of `item_id` for the resident: lock the item, check it is on sale,
+    in stock and under the resident's limit, take a unit, and hold the price in escrow."""
+    now = now or utcnow()
+    item = items_service.lock(item_id)
+    if item is None:
+        raise items_service.ItemNotFound("No such item.")
+    if not item.active:
+        raise ItemInactive("The item is not on sale.")
+    if (item.valid_from is not None and now < item.valid_from) or (
+        item.valid_until is not None and now >= item.valid_until
+    ):
+        raise NotOnSale("The item is not on sale at this time.")
+    if item.stock is not None and item.stock <= 0:
+        raise OutOfStock("The item is sold out.")
+    if item.per_resident_limit is not None:
+        taken = db.session.execute(
+            select(func.count())
+            .select_from(Order)
+            .where(Order.item_id == item.id, Order.user_id == user_id, Order.status.in_(LIVE))
+        ).scalar_one()
+        if taken >= item.per_resident_limit:
+            raise LimitReached(
+                f"At most {item.per_resident_limit} of this item per resident.",
+                extra={"per_resident_limit": item.per_resident_limit},
+            )
+    order = Order(
+        user_id=user_id,
+        item=item,
+        item_id=item.id,
+        merchant_id=item.merchant_id,
+        points=item.points_price,
+        status="pending",
+        redemption_code=new_code(),
+        expires_at=now + timedelta(seconds=setting("ORDER_EXPIRY_SECONDS")),
+        created_at=now,
+    )
+    db.session.add(order)
+    if item.stock is not None:
+        item.stock = item.stock - 1
+    db.session.flush()
+    try:
+        post(
+            kind="order_hold",
+            idempotency_key=f"order:{order.id}:hold",
+            legs=[
+                Leg(account_for(AccountKind.RESIDENT_POINTS, user_id), -order.points),
+                Leg(escrow(item.merchant_id), order.points),
+            ],
+            ref_type="order",
+            ref_id=order.id,
+            actor=actor,
+            memo=f"hold for item {item.id}",
+        )
+    except InsufficientBalance as exc:
+        raise InsufficientPoints(
+            f"The item costs {order.points} points.", extra={"points_price": order.points}
+        ) from exc
+    return order
+
+
+def _refund(row, *, kind: str, actor: str) -> None:
+    """Put the unit back and the points back (escrow -> resident) for a closed order.
+    `row` has id, user_id, item_id, merchant_id, points; the caller closed the order."""
+    db.session.execute(
+        update(Item)
+        .where(Item.id == row.item_id, Item.stock.is_not(None))
+        .values(stock=Item.stock + 1)
+        .execution_options(synchronize_session=False)
+    )
+    post(
+        kind="order_refund",
+        idempotency_key=f"order:{row.id}:refund",
+        legs=[
+            Leg(escrow(row.merchant_id), -row.points),
+            Leg(account_for(AccountKind.RESIDENT_POINTS, row.user_id), row.points),
+        ],
+        ref_type="order",
+        ref_id=row.id,
+        actor=actor,
+        memo=f"order {kind}",
+    )
+
+
+_CLOSED_COLUMNS = (Order.id, Order.user_id, Order.item_id, Order.merchant_id, Order.points)
+
+
+def cancel(user_id: int, order_id: int, *, actor: str) -> Order:
+    """The resident cancels their own pending order: points back, stock back."""
+    now = utcnow()
+    row = db.session.execute(
+        update(Order)
+        .where(Order.id == order_id, Order.user_id == user_id, Order.status == "pending")
+        .values(status="cancelled", closed_at=now)
+        .returning(*_CLOSED_COLUMNS)
+        .execution_options(synchronize_session=False)
+    ).one_or_none()
+    if row is None:
+        status = db.session.execute(
+            select(Order.status).where(Order.id == order_id, Order.user_id == user_id)
+        ).scalar_one_or_none()
+        if status is None:
+            raise OrderNotFound("No such order.")
+        raise state_conflict(status)
+    _refund(row, kind="cancelled", actor=actor)
+    return get_own(user_id, order_id)
+
+
+@dataclass(frozen=True)
+class Expired:
+    orders: int
+    points: int
+
+
+def expire_due(now: datetime | None = None, limit: int = 1000) -> Expired:
+    """Expire up to `limit` pending orders past their time: points back, stock back.
+    Rows another transaction is changing are skipped (they are being cancelled or
+    redeemed; the next run sees what is left). All locks are taken up front in the
+    mall's order (orders, items, then accounts) so this never deadlocks with orders,
+    cancels or redemptions."""
+    now = now or utcnow()
+    due = (
+        select(Order.id)
+        .where(Order.status == "pending", Order.expires_at <= now)
+        .order_by(Order.id)
+        .limit(limit)
+    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    ids = db.session.execute(due).scalars().all()
+    if not ids:
+        return Expired(0, 0)
+    rows = db.session.execute(
+        update(Order)
+        .where(Order.id.in_(ids), Order.status == "pending")
+        .values(status="expired", closed_at=now)
+        .returning(*_CLOSED_COLUMNS)
+        .execution_options(synchronize_session=False)
+    ).all()
+    rows.sort(key=lambda r: r.id)
+    item_ids = sorted({r.item_id for r in rows})
+    db.session.execute(
+        select(Item.id).where(Item.id.in_(item_ids)).order_by(Item.id).with_for_update()
+    ).all()
+    escrows = [escrow(m) for m in sorted({r.merchant_id for r in rows})]
+    residents = [account_for(AccountKind.RESIDENT_POINTS, u) for u in {r.user_id for r in rows}]
+    for group in (escrows, residents):
+        db.session.execute(
+            select(Account.id)
+            .where(Account.id.in_([a.id for a in group]))
+            .order_by(Account.id)
+            .with_for_update()
+        ).all()
+    for row in rows:
+        _refund(row, kind="expired", actor="system:expiry")
+    return Expired(len(rows), sum(r.points for r in rows))
+
+
+def get_own(user_id: int, order_id: int) -> Order:
+    order = db.session.execute(
+        select(Order)
+        .where(Order.id == order_id, Order.user_id == user_id)
+        .options(selectinload(Order.item))
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if order is None:
+        raise OrderNotFound("No such order.")
+    return order
+
+
+def resident_query(user_id: int, status: str | None = None) -> Select:
+    stmt = select(Order).where(Order.user_id == user_id).options(selectinload(Order.item))
+    if status:
+        stmt = stmt.where(Order.status == status)
+    return stmt
+
+
+def merchant_query(merchant_id: int, status: str | None = None) -> Select:
+    stmt = select(Order).where(Order.merchant_id == merchant_id).options(selectinload(Order.item))
+    if status:
+        stmt = stmt.where(Order.status == status)
+    return stmt

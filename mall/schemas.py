@@ -1,0 +1,193 @@
+"""Marshmallow schemas of the mall, merchants, settlements and reconciliation."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate as v
+
+from backend.http import LocalDateTime, PageArgs
+from mall.models import ORDER_STATUSES, SETTLEMENT_STATUSES
+from mall.qr import display
+
+MAX_POINTS = 10**9
+MAX_STOCK = 10**9
+MAX_ID = 2**63 - 1  # ids are 64-bit in the database: a larger one is a 422, never a 500
+ID = v.Range(min=1, max=MAX_ID)
+
+
+class _ItemFields(ma.Schema):
+    title = ma.fields.String(validate=v.Length(min=1, max=200))
+    description = ma.fields.String(allow_none=True, validate=v.Length(max=2000))
+    points_price = ma.fields.Integer(strict=True, validate=v.Range(min=1, max=MAX_POINTS))
+    stock = ma.fields.Integer(strict=True, allow_none=True, validate=v.Range(min=0, max=MAX_STOCK))
+    per_resident_limit = ma.fields.Integer(
+        strict=True, allow_none=True, validate=v.Range(min=1, max=MAX_STOCK)
+    )
+    valid_from = ma.fields.AwareDateTime(allow_none=True)
+    valid_until = ma.fields.AwareDateTime(allow_none=True)
+    active = ma.fields.Boolean()
+
+    @ma.validates_schema
+    def _window(self, data, **kwargs):
+        start, end = data.get("valid_from"), data.get("valid_until")
+        if start is not None and end is not None and start >= end:
+            raise ma.ValidationError("Must be later than valid_from.", "valid_until")
+
+
+class ItemIn(_ItemFields):
+    title = ma.fields.String(required=True, validate=v.Length(min=1, max=200))
+    points_price = ma.fields.Integer(
+        required=True, strict=True, validate=v.Range(min=1, max=MAX_POINTS)
+    )
+
+
+class ItemPatch(_ItemFields):
+    @ma.validates_schema
+    def _not_empty(self, data, **kwargs):
+        if not data:
+            raise ma.ValidationError("Change at least one field.", "_schema")
+
+
+class MerchantRef(ma.Schema):
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+
+
+class ItemOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    merchant = ma.fields.Nested(MerchantRef, required=True)
+    title = ma.fields.String(required=True)
+    description = ma.fields.String(allow_none=True)
+    points_price = ma.fields.Integer(required=True)
+    stock_left = ma.fields.Integer(attribute="stock", allow_none=True, required=True)
+    per_resident_limit = ma.fields.Integer(allow_none=True, required=True)
+    valid_from = LocalDateTime(allow_none=True)
+    valid_until = LocalDateTime(allow_none=True)
+
+
+class MerchantItemOut(ItemOut):
+    active = ma.fields.Boolean(required=True)
+    created_at = LocalDateTime()
+    updated_at = LocalDateTime()
+
+
+class ItemQuery(PageArgs):
+    merchant_id = ma.fields.Integer(validate=ID)
+
+
+class MerchantItemQuery(PageArgs):
+    active = ma.fields.Boolean()
+
+
+class OrderIn(ma.Schema):
+    item_id = ma.fields.Integer(required=True, strict=True, validate=ID)
+
+
+class OrderOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    status = ma.fields.String(required=True)
+    item_id = ma.fields.Integer(required=True)
+    item_title = ma.fields.Function(lambda o: o.item.title)
+    merchant_id = ma.fields.Integer()
+    points = ma.fields.Integer(required=True)
+    redemption_code = ma.fields.Function(lambda o: display(o.redemption_code), required=True)
+    expires_at = LocalDateTime(required=True)
+    created_at = LocalDateTime()
+    fulfilled_at = LocalDateTime(allow_none=True)
+    closed_at = LocalDateTime(allow_none=True)
+
+
+class MerchantOrderOut(ma.Schema):
+    """What a merchant sees of an order: never the code or the resident."""
+
+    id = ma.fields.Integer(required=True)
+    status = ma.fields.String(required=True)
+    item_id = ma.fields.Integer(required=True)
+    item_title = ma.fields.Function(lambda o: o.item.title)
+    points = ma.fields.Integer(required=True)
+    created_at = LocalDateTime()
+    fulfilled_at = LocalDateTime(allow_none=True)
+    settlement_id = ma.fields.Integer(allow_none=True)
+
+
+class OrderQuery(PageArgs):
+    status = ma.fields.String(validate=v.OneOf(ORDER_STATUSES))
+
+
+class RedemptionIn(ma.Schema):
+    code = ma.fields.String(required=True, validate=v.Length(min=1, max=64))
+
+
+class RedemptionOut(ma.Schema):
+    order_id = ma.fields.Integer(required=True)
+    item_id = ma.fields.Integer(required=True)
+    points = ma.fields.Integer(required=True)
+    status = ma.fields.String(required=True)
+    fulfilled_at = LocalDateTime()
+
+
+class BalanceOut(ma.Schema):
+    points = ma.fields.Integer(required=True)
+    reductions_g = ma.fields.Integer(required=True)
+    escrow_points = ma.fields.Integer(required=True)
+
+
+class SettlementOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    merchant_id = ma.fields.Integer(required=True)
+    status = ma.fields.String(required=True)
+    orders = ma.fields.Integer(required=True)
+    points = ma.fields.Integer(required=True)
+    points_converted = ma.fields.Integer(allow_none=True)
+    reductions_g = ma.fields.Integer(allow_none=True)
+    rate_version = ma.fields.Integer(allow_none=True)
+    error = ma.fields.String(allow_none=True)
+    attempts = ma.fields.Integer()
+    created_at = LocalDateTime()
+    approved_at = LocalDateTime(allow_none=True)
+    settled_at = LocalDateTime(allow_none=True)
+
+
+class SettlementQuery(PageArgs):
+    status = ma.fields.String(validate=v.OneOf(SETTLEMENT_STATUSES))
+
+
+class AdminSettlementQuery(SettlementQuery):
+    merchant_id = ma.fields.Integer(validate=ID)
+
+
+class UnitSum(ma.Schema):
+    sum = ma.fields.Integer(required=True)
+    postings_sum = ma.fields.Integer()
+
+
+class ReconciliationOut(ma.Schema):
+    as_of = LocalDateTime(required=True)
+    units = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(UnitSum))
+    points_outstanding = ma.fields.Integer(required=True)
+    points_backing_g = ma.fields.Integer(required=True)
+    points_per_kg = ma.fields.Integer(allow_none=True, required=True)
+    points_backed = ma.fields.Boolean()
+    negative_accounts = ma.fields.List(ma.fields.Dict(), required=True)
+    balance_mismatches = ma.fields.List(ma.fields.Dict(), required=True)
+    escrow_mismatches = ma.fields.List(ma.fields.Dict())
+    merchant_mismatches = ma.fields.List(ma.fields.Dict())
+    order_offenders = ma.fields.List(ma.fields.Dict())
+    orphan_order_entries = ma.fields.List(ma.fields.Dict())
+    settlement_offenders = ma.fields.List(ma.fields.Dict())
+    orders_pending = ma.fields.Integer()
+    orders_fulfilled = ma.fields.Integer(required=True)
+    orders_settled = ma.fields.Integer(required=True)
+    checks = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Boolean())
+    ok = ma.fields.Boolean(required=True)
+
+
+class StoredReportOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    day = ma.fields.Date(required=True)
+    as_of = LocalDateTime(required=True)
+    ok = ma.fields.Boolean(required=True)
+
+
+class StoredReportFullOut(StoredReportOut):
+    report = ma.fields.Dict(required=True)
