@@ -133,9 +133,12 @@ def from_http_exception(err: HTTPException) -> Response:
     detail = data.get("message") or err.description or err.name
     if status == 422 and errors is not None:
         detail = "The request did not validate; see errors."
+    # Outside debug mode Flask's `request.get_json()` raises a bare BadRequest `from`
+    # werkzeug's "Failed to decode JSON object" one.
+    descriptions = [str(getattr(e, "description", "") or "") for e in (err, err.__cause__)]
     if status == 400 and (
         errors == {"_schema": ["Invalid JSON body."]}
-        or "Failed to decode JSON" in str(err.description or "")
+        or any("Failed to decode JSON" in d for d in descriptions)
     ):
         errors = None
         code = "malformed_json"

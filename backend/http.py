@@ -10,29 +10,34 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import UTC
-from zoneinfo import ZoneInfo
+from collections.abc import Iterator, Mapping
+from datetime import UTC, timedelta, timezone
 
 import marshmallow as ma
 from flask_smorest import Api as _Api
 from flask_smorest import Blueprint as _Blueprint
 from sqlalchemy import Select
+from webargs.flaskparser import FlaskParser
+from werkzeug.routing import IntegerConverter, UnicodeConverter, ValidationError
 
 from backend.db import db
 from backend.errors import ApiError, from_http_exception
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+# China Standard Time. Not the Asia/Shanghai zone: for old dates that gives local mean
+# time (+08:05:43) or the summer time of 1986-91 (+09:00), and responses are +08:00.
+CHINA = timezone(timedelta(hours=8), "CST")
+MAX_ID = 2**63 - 1  # ids are 64-bit in the database
 
 
 class LocalDateTime(ma.fields.DateTime):
-    """Times in responses: ISO 8601 with the +08:00 offset (Asia/Shanghai)."""
+    """Times in responses: ISO 8601 with the +08:00 offset (China Standard Time)."""
 
     def _serialize(self, value, attr, obj, **kwargs):
         if value is None:
             return None
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
-        return value.astimezone(SHANGHAI).isoformat()
+        return value.astimezone(CHINA).isoformat()
 
 
 class ProblemSchema(ma.Schema):
@@ -44,15 +49,64 @@ class ProblemSchema(ma.Schema):
     errors = ma.fields.Dict()
 
 
+class IdConverter(IntegerConverter):
+    """`<int:...>` in paths stops at MAX_ID: a larger number matches no route (404)
+    instead of overflowing the database's 64-bit id (a 500)."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=MAX_ID, signed=False):
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+class TextConverter(UnicodeConverter):
+    """`<string:...>` (the default) in paths: a part holding a NUL character matches no
+    route (404); no text column of PostgreSQL can hold one."""
+
+    def to_python(self, value: str) -> str:
+        if "\x00" in value:
+            raise ValidationError()
+        return value
+
+
 class Api(_Api):
     ERROR_SCHEMA = ProblemSchema
+
+    def init_app(self, app, *, spec_kwargs=None):
+        # Before any route is added: rules bind their converters when they are added.
+        app.url_map.converters.update(int=IdConverter, string=TextConverter, default=TextConverter)
+        super().init_app(app, spec_kwargs=spec_kwargs)
 
     def handle_http_exception(self, error):
         return from_http_exception(error)
 
 
+def nul_fields(value, path: tuple[str, ...] = ()) -> Iterator[str]:
+    """The dotted paths of the strings in decoded JSON `value` that hold a NUL."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            yield ".".join(path) or "_schema"
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from nul_fields(item, (*path, str(key)))
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            yield from nul_fields(item, (*path, str(i)))
+
+
+class Parser(FlaskParser):
+    """Refuses NUL characters in any argument (422): no text column of PostgreSQL can
+    hold one, so letting one through turns bad input into a 500."""
+
+    def pre_load(self, location_data, *, schema, req, location):
+        bad = sorted(set(nul_fields(location_data)))
+        if bad:
+            raise ma.ValidationError({field: ["NUL characters are not allowed."] for field in bad})
+        return location_data
+
+
 class Blueprint(_Blueprint):
-    """Project blueprint: documents problem responses with the right media type."""
+    """Project blueprint: arguments parsed by `Parser`."""
+
+    ARGUMENTS_PARSER = Parser()
 
 
 class PageArgs(ma.Schema):
@@ -84,7 +138,7 @@ def _decode(cursor: str) -> int:
         value = int(raw)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise BadCursor("The cursor is not one this API gave out.") from exc
-    if value < 0 or value > 2**63:
+    if value < 0 or value > MAX_ID:
         raise BadCursor("The cursor is not one this API gave out.")
     return value
 

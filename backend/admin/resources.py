@@ -41,7 +41,11 @@ def list_organizations(args):
 
 
 @blp.route("/catalogue/import", methods=["POST"])
-@blp.doc(security=BEARER)
+@blp.doc(
+    security=BEARER,
+    # Parsed by hand (the loader validates), documented all the same.
+    requestBody={"required": True, "content": {"application/json": {"schema": reg.CatalogueIn}}},
+)
 @require("staff")
 @blp.response(200, reg.CatalogueResult)
 @blp.alt_response(409, description="methodology_version_immutable")

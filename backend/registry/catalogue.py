@@ -14,6 +14,7 @@ from sqlalchemy import select
 import scenarios_adapters
 from backend.db import db
 from backend.errors import Conflict, Invalid
+from backend.http import nul_fields
 from backend.ledger import AccountKind, balance_of
 from backend.registry.models import ConversionRule, Methodology, Organization, Scenario
 from backend.registry.schemas import CatalogueIn
@@ -27,6 +28,9 @@ def load(document: dict) -> dict:
     """Validate and load `document` (raw JSON); the caller commits."""
     import marshmallow as ma
 
+    nul = sorted(set(nul_fields(document)))
+    if nul:  # no text column of PostgreSQL can hold one
+        raise Invalid(errors={field: ["NUL characters are not allowed."] for field in nul})
     try:
         doc = CatalogueIn().load(document)
     except ma.ValidationError as err:

@@ -37,7 +37,7 @@ class OrganizationQuery(ma.Schema):
     cursor = ma.fields.String(load_default=None, validate=v.Length(max=200))
 
 
-class ConversionIn(ma.Schema):
+class ConversionRuleIn(ma.Schema):
     points_per_kg = ma.fields.Integer(
         required=True, strict=True, validate=v.Range(min=1, max=10**6)
     )
@@ -72,7 +72,7 @@ class CatalogueIn(ma.Schema):
     class Meta:
         unknown = ma.EXCLUDE  # e.g. a "source_note" for readers
 
-    conversion = ma.fields.Nested(ConversionIn)
+    conversion = ma.fields.Nested(ConversionRuleIn)
     organizations = ma.fields.List(ma.fields.Nested(OrganizationIn), load_default=list)
     methodologies = ma.fields.List(ma.fields.Nested(MethodologyIn), load_default=list)
     scenarios = ma.fields.List(ma.fields.Nested(ScenarioIn), load_default=list)
