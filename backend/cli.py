@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup
 
 from backend.db import db
 
@@ -32,7 +33,7 @@ def init_app(app: Flask) -> None:
             raise click.ClickException(f"{err.code}: {err.detail} {err.errors or ''}") from err
         click.echo(f"staff {login} created (id {user.id})")
 
-    catalogue = click.Group("catalogue", help="The methodology and scenario catalogue.")
+    catalogue = AppGroup("catalogue", help="The methodology and scenario catalogue.")
     app.cli.add_command(catalogue)
 
     @catalogue.command("load")

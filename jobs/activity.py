@@ -61,11 +61,15 @@ def resume_batches(older_than_seconds: int = 120) -> int:
     from backend.db import utcnow
 
     cutoff = utcnow() - timedelta(seconds=older_than_seconds)
-    ids = db.session.execute(
-        select(UploadBatch.id).where(
-            UploadBatch.status == "queued", UploadBatch.created_at < cutoff
+    ids = (
+        db.session.execute(
+            select(UploadBatch.id).where(
+                UploadBatch.status == "queued", UploadBatch.created_at < cutoff
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     for batch_id in ids:
         process_batch(batch_id)
         db.session.commit()

@@ -15,6 +15,12 @@ MAX_ID = 2**63 - 1  # ids are 64-bit in the database: a larger one is a 422, nev
 ID = v.Range(min=1, max=MAX_ID)
 
 
+def _sane_time(value) -> None:
+    """Years 2000-2200 only: far dates overflow when shifted to +08:00 or compared."""
+    if not 2000 <= value.year <= 2200:
+        raise ma.ValidationError("Must be between the years 2000 and 2200.")
+
+
 class _ItemFields(ma.Schema):
     title = ma.fields.String(validate=v.Length(min=1, max=200))
     description = ma.fields.String(allow_none=True, validate=v.Length(max=2000))
@@ -23,8 +29,8 @@ class _ItemFields(ma.Schema):
     per_resident_limit = ma.fields.Integer(
         strict=True, allow_none=True, validate=v.Range(min=1, max=MAX_STOCK)
     )
-    valid_from = ma.fields.AwareDateTime(allow_none=True)
-    valid_until = ma.fields.AwareDateTime(allow_none=True)
+    valid_from = ma.fields.AwareDateTime(allow_none=True, validate=_sane_time)
+    valid_until = ma.fields.AwareDateTime(allow_none=True, validate=_sane_time)
     active = ma.fields.Boolean()
 
     @ma.validates_schema

@@ -135,6 +135,11 @@ def build_activity(
 # --- parameters ----------------------------------------------------------------------
 
 
+# No physical factor, speed or limit in a methodology comes near this; it keeps every
+# computed amount far inside a 64-bit integer.
+MAX_PARAMETER = Decimal(1_000_000)
+
+
 def decimal_param(value: Any, name: str, *, positive: bool = False) -> Decimal:
     """A catalogue parameter: a finite JSON number (int, float or Decimal, never bool or
     string), as ``Decimal(str(value))``; ``>= 0``, or ``> 0`` when ``positive``.
@@ -151,6 +156,8 @@ def decimal_param(value: Any, name: str, *, positive: bool = False) -> Decimal:
         raise ValueError(f"{name} must be finite")
     if number < 0 or (positive and number == 0):
         raise ValueError(f"{name} must be {'> 0' if positive else '>= 0'}")
+    if number > MAX_PARAMETER:
+        raise ValueError(f"{name} must be at most {MAX_PARAMETER}")
     return number
 
 

@@ -303,3 +303,31 @@ def test_operator_limits_and_isolation(app, client, world):
     # residents and staff can't upload
     assert upload(client, world["alice"]["headers"], []).status_code == 403
     assert_books_balanced(app)
+
+
+def test_nul_bytes_and_absurd_amounts_are_rejected_not_500(app, client, world):
+    op = world["op"]
+    t0 = _today_9am()
+    bad = [
+        {**trip("nul\x00id", "metro-alice", 5, t0)},
+        {**trip("nul-ref", "metro\x00alice", 5, t0)},
+        {**trip("nul-type", "metro-alice", 5, t0), "activity_type": "me\x00tro"},
+    ]
+    r = upload(client, op, bad)
+    assert r.status_code == 200
+    assert [x["reason"] for x in r.get_json()["results"]] == [
+        "invalid",
+        "invalid",
+        "wrong_activity_type",
+    ]
+    # a catalogue factor beyond any physical value is refused at load time
+    import copy
+
+    from tests.helpers import CATALOGUE
+
+    doc = copy.deepcopy(CATALOGUE)
+    doc["methodologies"][0]["version"] = "9.9"
+    doc["methodologies"][0]["parameters"]["baseline_g_per_km"] = 1e308
+    doc["scenarios"] = []
+    r = client.post("/api/v1/admin/catalogue/import", json=doc, headers=world["staff"])
+    assert r.status_code == 422

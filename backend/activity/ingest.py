@@ -38,6 +38,9 @@ from scenarios_adapters.base import Rejected
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 FUTURE_SKEW = timedelta(minutes=5)
+# One record crediting more than a tonne is not a personal trip: judged implausible
+# (and it keeps every amount far from the 64-bit limit).
+MAX_RECORD_G = 1_000_000
 OVERLAP_TOLERANCE = timedelta(minutes=5)
 CHUNK = 5000
 
@@ -83,7 +86,7 @@ def process(batch: UploadBatch, records: list) -> UploadBatch:
 
     for i, rec in enumerate(records):
         ext = rec.get("external_id") if isinstance(rec, dict) else None
-        if not isinstance(ext, str) or not 1 <= len(ext) <= 128:
+        if not isinstance(ext, str) or not 1 <= len(ext) <= 128 or "\x00" in ext:
             results[i] = _rejected(ext if isinstance(ext, str) else None, "invalid")
             continue
         if ext in first_in_batch:
@@ -99,9 +102,10 @@ def process(batch: UploadBatch, records: list) -> UploadBatch:
             results[i] = _duplicate(ext, stored[ext])
             continue
         ref = rec.get("user_ref")
-        consent, reason = (
-            consents.get(ref, (None, "unknown_user")) if isinstance(ref, str) else (None, "invalid")
-        )
+        if _is_ref(ref):
+            consent, reason = consents.get(ref, (None, "unknown_user"))
+        else:
+            consent, reason = None, "invalid"
         if consent is None:
             results[i] = _rejected(ext, reason)
             continue
@@ -111,6 +115,9 @@ def process(batch: UploadBatch, records: list) -> UploadBatch:
             )
         except Rejected as rej:
             results[i] = _rejected(ext, rej.reason)
+            continue
+        if grams > MAX_RECORD_G:
+            results[i] = _rejected(ext, "implausible")
             continue
         if activity.started_at > now + FUTURE_SKEW or activity.ended_at > now + FUTURE_SKEW:
             results[i] = _rejected(ext, "invalid")
@@ -165,6 +172,10 @@ def process(batch: UploadBatch, records: list) -> UploadBatch:
     return batch
 
 
+def _is_ref(ref) -> bool:
+    return isinstance(ref, str) and 1 <= len(ref) <= 128 and "\x00" not in ref
+
+
 def _rejected(ext: str | None, reason: str) -> dict:
     return {"external_id": ext, "status": "rejected", "reason": reason}
 
@@ -197,9 +208,7 @@ def _stored_results(scenario_id: int, external_ids: list[str]) -> dict[str, tupl
 
 
 def _consents(scenario_id: int, pending) -> dict[str, tuple[Consent | None, str]]:
-    refs = sorted(
-        {rec.get("user_ref") for _, _, rec in pending if isinstance(rec.get("user_ref"), str)}
-    )
+    refs = sorted({rec.get("user_ref") for _, _, rec in pending if _is_ref(rec.get("user_ref"))})
     out: dict[str, tuple[Consent | None, str]] = {}
     for start in range(0, len(refs), CHUNK):
         chunk = refs[start : start + CHUNK]
