@@ -91,6 +91,7 @@ class Settings:
         cfg["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(self.DATABASE_URL)
         cfg["RATELIMIT_STORAGE_URI"] = self.REDIS_URL or "memory://"
         cfg["RATELIMIT_HEADERS_ENABLED"] = True
+        cfg["RATELIMIT_STRATEGY"] = "moving-window"
         cfg["API_TITLE"] = "SIP Carbon Points"
         cfg["API_VERSION"] = "v1"
         cfg["OPENAPI_VERSION"] = "3.0.3"
