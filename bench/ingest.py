@@ -1,0 +1,660 @@
+"""Ingest benchmark: operator uploads through the real HTTP stack, then accrual, next to a
+raw COPY of the same rows.
+
+    python bench/ingest.py [--residents 20000] [--records 200000] [--batch 10000]
+                           [--workers 2] [--clients 2] [--keep] [--profile]
+
+What it does, in order:
+1. creates a scratch PostgreSQL database (dropped at the end unless --keep), migrates it
+   with Alembic, loads the default catalogue (config/catalogue.json) and a staff account;
+2. creates the residents and their consents (user_ref `r{n}` on SIP-S-METRO) DIRECTLY in
+   the database (COPY), not over HTTP: registering 20,000 residents over HTTP would be
+   dominated by argon2 hashing, so every resident gets one precomputed argon2 hash (and
+   the two tables are ANALYZEd, as a live database would have them);
+3. starts gunicorn (`-w 2`, production profile, rate limits off) on a free 127.0.0.1
+   port, creates an operator client for SIP-S-METRO over HTTP, and uploads the records
+   in batches of 10,000 from 2 client threads (`requests`), wall clock timed, checking
+   every answer (all results there, all accepted on the first pass);
+4. times accrual in-process (`jobs.activity.accrue` inside `create_app()`), then checks
+   that every activity is credited, the books balance (`backend.ledger.invariants`) and
+   the residents' points equal the credited grams (auto-convert on, 1 point per g), and
+   that the credited grams equal min(daily cap, day's reductions) summed per resident-day;
+5. COPYs the same rows (every column the ingest writes) into a fresh, empty
+   `CREATE TABLE activities_copy (LIKE activities INCLUDING ALL)` in the same database,
+   then again into one that also has the foreign keys of `activities` (LIKE copies none);
+6. prints one block of figures; with --profile, also runs one batch's `ingest.process`
+   and one `accrue_chunk` in-process under cProfile (top 25 by cumulative time, top 12
+   by own time).
+
+Nothing is ANALYZEd after the upload: the planner sees the activity and ledger tables
+as they are (on a server with autovacuum off, as on the 2-core machine, never analysed).
+
+Only 127.0.0.1 traffic; every loop is bounded; the gunicorn it starts is stopped by its
+process id.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import hashlib
+import hmac
+import io
+import json
+import os
+import pstats
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import psycopg
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_BASE = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379")
+SCENARIO = "SIP-S-METRO"
+SH = ZoneInfo("Asia/Shanghai")
+STAFF_LOGIN, STAFF_PASSWORD = "bench-staff", "bench-staff-password"
+# The columns `backend.activity.ingest._insert` writes (id comes from the sequence).
+ACTIVITY_COLUMNS = (
+    "scenario_id",
+    "external_id",
+    "user_id",
+    "consent_id",
+    "batch_id",
+    "activity_type",
+    "methodology_id",
+    "day",
+    "reduction_g",
+    "flags",
+    "started_at",
+    "ended_at",
+    "measures",
+    "created_at",
+)
+METRO_G_PER_KM_X10 = 467  # baseline 60.0 - metro 13.3 = 46.7 g/km (catalogue)
+DAYS = 3  # the records of a resident are spread over the last DAYS Shanghai days
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# --- the data -----------------------------------------------------------------------
+
+
+def make_records(residents: int, per_resident: int) -> list[dict]:
+    """`per_resident` metro trips of each resident `r{n}`, spread over the last DAYS
+    Shanghai days (never today, so none is in the future), one slot an hour from 06:00,
+    40 minutes each (no overlaps), 2-26 km: 4 trips of a day often pass the 3000 g cap."""
+    today = datetime.now(SH).replace(hour=0, minute=0, second=0, microsecond=0)
+    out = []
+    for n in range(residents):
+        for k in range(per_resident):
+            day_back = 1 + k % DAYS
+            slot = k // DAYS
+            start = today - timedelta(days=day_back) + timedelta(hours=6 + slot, minutes=n % 20)
+            out.append(
+                {
+                    "external_id": f"m{n}-{k}",
+                    "user_ref": f"r{n}",
+                    "activity_type": "metro",
+                    "started_at": start.isoformat(),
+                    "ended_at": (start + timedelta(minutes=40)).isoformat(),
+                    "distance_m": 2000 + (n * 37 + k * 1013) % 24000,
+                }
+            )
+    return out
+
+
+def expected_credit(records: list[dict], cap: int) -> tuple[int, int, int]:
+    """(sum of reductions, sum the caps leave, resident-days at the cap)."""
+    per_day: dict[tuple[str, str], int] = {}
+    total = 0
+    for r in records:
+        grams = r["distance_m"] * METRO_G_PER_KM_X10 // 10_000
+        total += grams
+        key = (r["user_ref"], r["started_at"][:10])
+        per_day[key] = per_day.get(key, 0) + grams
+    credited = sum(min(cap, g) for g in per_day.values())
+    capped = sum(1 for g in per_day.values() if g >= cap)
+    return total, credited, capped
+
+
+# --- setup --------------------------------------------------------------------------
+
+
+def local_session() -> requests.Session:
+    """A session that never goes through a proxy from the environment: 127.0.0.1 only."""
+    sess = requests.Session()
+    sess.trust_env = False
+    return sess
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pick_redis_db() -> tuple[str, object]:
+    """A Redis database number of our own: the first empty one of 11, 12, 14, 15 (the
+    tests use 13). Refuses to flush one holding someone else's keys."""
+    from redis import Redis
+
+    for n in (11, 12, 14, 15):
+        conn = Redis.from_url(f"{REDIS_BASE}/{n}")
+        if conn.dbsize() == 0:
+            return f"{REDIS_BASE}/{n}", conn
+    raise SystemExit("no empty Redis database among 11, 12, 14, 15")
+
+
+def create_database() -> tuple[str, str]:
+    name = f"sip_bench_ingest_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN.rsplit("/", 1)[0]
+    return name, f"{base}/{name}"
+
+
+def server_facts(pg_url: str) -> str:
+    with psycopg.connect(pg_url) as conn:
+        version = conn.execute("SHOW server_version").fetchone()[0].split()[0]
+        autovacuum = conn.execute("SHOW autovacuum").fetchone()[0]
+    return f"PostgreSQL {version} (autovacuum {autovacuum})"
+
+
+def drop_database(name: str) -> None:
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def prepare(app) -> dict:
+    """Migrate, load the catalogue, create the staff account; returns scenario facts."""
+    from flask_migrate import upgrade
+    from sqlalchemy import select
+
+    from backend.auth.services import create_login_user
+    from backend.db import db
+    from backend.registry.catalogue import load
+    from backend.registry.models import Scenario
+
+    with app.app_context():
+        upgrade(directory=str(ROOT / "migrations"))
+        load(json.loads((ROOT / "config" / "catalogue.json").read_text(encoding="utf-8")))
+        create_login_user("staff", STAFF_LOGIN, STAFF_PASSWORD, roles=["admin"])
+        db.session.commit()
+        sc = db.session.execute(select(Scenario).where(Scenario.code == SCENARIO)).scalar_one()
+        facts = {"id": sc.id, "cap": sc.daily_cap_g, "methodology_id": sc.methodology_id}
+        db.session.remove()
+        return facts
+
+
+def create_residents(pg_url: str, scenario_id: int, residents: int, pii_key: str) -> None:
+    """Residents and consents straight into the database (see the module docstring)."""
+    from backend.activity.consents import PURPOSES
+    from backend.auth.passwords import hash_password
+
+    pw_hash = hash_password("resident-pass")  # one argon2 hash for everyone
+    now = datetime.now(UTC)
+    purposes = json.dumps(PURPOSES)
+    with psycopg.connect(pg_url) as conn, conn.cursor() as cur:
+        with cur.copy(
+            "COPY users (kind, phone_hash, phone_masked, password_hash, roles, auto_convert,"
+            " active, created_at) FROM STDIN"
+        ) as cp:
+            for n in range(residents):
+                phone = f"139{n:08d}"
+                key = hmac.new(pii_key.encode(), phone.encode(), hashlib.sha256).hexdigest()
+                cp.write_row(
+                    ("resident", key, f"{phone[:3]}****{phone[-4:]}", pw_hash, "", True, True, now)
+                )
+        cur.execute("SELECT id FROM users WHERE kind = 'resident' ORDER BY id")
+        ids = [row[0] for row in cur.fetchall()]
+        assert len(ids) == residents
+        with cur.copy(
+            "COPY consents (user_id, scenario_id, user_ref, purposes, granted_at) FROM STDIN"
+        ) as cp:
+            for n, user_id in enumerate(ids):
+                cp.write_row((user_id, scenario_id, f"r{n}", purposes, now))
+        conn.commit()
+        cur.execute("ANALYZE users; ANALYZE consents")
+
+
+def start_gunicorn(env: dict, port: int, workers: int, logfile: Path) -> subprocess.Popen:
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    out = logfile.open("wb")
+    proc = subprocess.Popen(
+        [
+            str(gunicorn),
+            "-w",
+            str(workers),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--timeout",
+            "600",
+            "wsgi:app",
+        ],
+        cwd=str(ROOT),
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
+    out.close()
+    deadline = time.monotonic() + 60
+    http = local_session()
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"gunicorn exited early; see {logfile}")
+        try:
+            if http.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok:
+                return proc
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    stop(proc)
+    raise SystemExit(f"gunicorn did not come up in 60 s; see {logfile}")
+
+
+def stop(proc: subprocess.Popen | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def operator_credentials(base: str) -> dict:
+    """Staff login, the metro operator's organisation, a new operator client."""
+    api = f"{base}/api/v1"
+    http = local_session()
+    r = http.post(
+        f"{api}/auth/login", json={"login": STAFF_LOGIN, "password": STAFF_PASSWORD}, timeout=30
+    )
+    r.raise_for_status()
+    staff = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    catalogue = json.loads((ROOT / "config" / "catalogue.json").read_text(encoding="utf-8"))
+    code = next(s for s in catalogue["scenarios"] if s["code"] == SCENARIO)["operator_credit_code"]
+    r = http.get(f"{api}/admin/organizations?credit_code={code}", headers=staff, timeout=30)
+    r.raise_for_status()
+    org_id = r.json()["items"][0]["id"]
+    r = http.post(
+        f"{api}/admin/operator-clients",
+        json={"organization_id": org_id, "scenario_code": SCENARIO},
+        headers=staff,
+        timeout=30,
+    )
+    r.raise_for_status()
+    return r.json()
+
+
+class OperatorSession:
+    """One client thread's HTTP session; renews its 15-minute access token in time."""
+
+    def __init__(self, base: str, creds: dict):
+        self.base, self.creds = base, creds
+        self.http = local_session()
+        self.token_at = 0.0
+
+    def headers(self) -> dict:
+        if time.monotonic() - self.token_at > 600:
+            r = self.http.post(f"{self.base}/api/v1/auth/token", json=self.creds, timeout=30)
+            r.raise_for_status()
+            self.http.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+            self.token_at = time.monotonic()
+        return {"Content-Type": "application/json"}
+
+
+# --- the measured parts -------------------------------------------------------------
+
+
+def upload_all(base: str, creds: dict, bodies: list[bytes], sizes: list[int], clients: int):
+    local = threading.local()
+    latencies: list[float] = [0.0] * len(bodies)
+
+    def one(i: int) -> None:
+        sess = getattr(local, "sess", None)
+        if sess is None:
+            sess = local.sess = OperatorSession(base, creds)
+        headers = sess.headers()
+        t0 = time.perf_counter()
+        r = sess.http.post(
+            f"{base}/api/v1/operator/activities", data=bodies[i], headers=headers, timeout=600
+        )
+        latencies[i] = time.perf_counter() - t0
+        if r.status_code != 200:
+            raise RuntimeError(f"batch {i}: HTTP {r.status_code} {r.text[:300]}")
+        body = r.json()
+        if len(body["results"]) != sizes[i] or body["accepted"] != sizes[i]:
+            raise RuntimeError(
+                f"batch {i}: {len(body['results'])} results, accepted {body['accepted']}, "
+                f"duplicates {body['duplicates']}, rejected {body['rejected']} "
+                f"(first: {body['results'][:2]})"
+            )
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        for fut in [pool.submit(one, i) for i in range(len(bodies))]:
+            fut.result()
+    return time.perf_counter() - t0, latencies
+
+
+def run_accrual(app) -> tuple[float, dict]:
+    """The accrual job's own code, in-process, one transaction per chunk."""
+    from jobs.activity import accrue
+
+    with app.app_context():
+        t0 = time.perf_counter()
+        totals = accrue()
+        elapsed = time.perf_counter() - t0
+        from backend.db import db
+
+        db.session.remove()
+    return elapsed, totals
+
+
+def verify(app, records: list[dict], cap: int) -> dict:
+    from sqlalchemy import func, select
+
+    from backend.activity.models import Activity
+    from backend.db import db
+    from backend.ledger import Account, invariants
+
+    _, want_credit, capped = expected_credit(records, cap)
+    with app.app_context():
+        n, uncredited, credited, reduced = db.session.execute(
+            select(
+                func.count(),
+                func.count().filter(Activity.credited_g.is_(None)),
+                func.coalesce(func.sum(Activity.credited_g), 0),
+                func.coalesce(func.sum(Activity.reduction_g), 0),
+            )
+        ).one()
+        points = db.session.execute(
+            select(func.coalesce(func.sum(Account.balance), 0)).where(
+                Account.kind == "resident_points"
+            )
+        ).scalar_one()
+        report = invariants()
+        db.session.remove()
+    problems = []
+    if n != len(records):
+        problems.append(f"{n} activities stored, {len(records)} uploaded")
+    if uncredited:
+        problems.append(f"{uncredited} activities still uncredited")
+    if not report.ok:
+        problems.append(f"ledger invariants fail: {report}")
+    if points != credited:
+        problems.append(f"resident points {points} != credited grams {credited}")
+    if credited != want_credit:
+        problems.append(f"credited {credited} g, expected {want_credit} g under the cap")
+    if problems:
+        raise SystemExit("VERIFY FAILED: " + "; ".join(problems))
+    return {"credited": int(credited), "reduced": int(reduced), "capped_days": capped}
+
+
+def copy_baseline(pg_url: str) -> dict[str, tuple[float, int, int]]:
+    """COPY the rows the ingest wrote into a fresh empty copy of `activities`
+    (`LIKE ... INCLUDING ALL`: the same columns, defaults, indexes and unique constraint,
+    but no foreign keys), then again into one that also has the table's foreign keys:
+    the ingest's INSERT checks those for every row, so the second figure is the floor the
+    ingest could reach without dropping any of them."""
+    cols = ", ".join(ACTIVITY_COLUMNS)
+    select_cols = ", ".join(
+        f"{c}::text" if c in ("flags", "measures") else c for c in ACTIVITY_COLUMNS
+    )
+    out = {}
+    with psycopg.connect(pg_url) as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT {select_cols} FROM activities ORDER BY id")
+        rows = cur.fetchall()
+        cur.execute(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE conrelid = 'activities'::regclass AND contype = 'f' ORDER BY conname"
+        )
+        foreign_keys = [r[0] for r in cur.fetchall()]
+        for label, fks in (("plain", []), ("fks", foreign_keys)):
+            cur.execute("DROP TABLE IF EXISTS activities_copy")
+            cur.execute("CREATE TABLE activities_copy (LIKE activities INCLUDING ALL)")
+            for fk in fks:
+                cur.execute(f"ALTER TABLE activities_copy ADD {fk}")
+            conn.commit()
+            t0 = time.perf_counter()
+            with cur.copy(f"COPY activities_copy ({cols}) FROM STDIN") as cp:
+                for row in rows:
+                    cp.write_row(row)
+            conn.commit()
+            elapsed = time.perf_counter() - t0
+            cur.execute("SELECT count(*) FROM activities_copy")
+            out[label] = (elapsed, cur.fetchone()[0], len(fks))
+            cur.execute("DROP TABLE activities_copy")
+            conn.commit()
+    return out
+
+
+# --- the profile --------------------------------------------------------------------
+
+
+def print_profile(prof: cProfile.Profile, title: str) -> None:
+    for order, top in (("cumulative", 25), ("tottime", 12)):
+        buf = io.StringIO()
+        stats = pstats.Stats(prof, stream=buf)
+        stats.sort_stats(order).print_stats(top)
+        text = buf.getvalue()
+        start = text.find("   ncalls")
+        name = "cumulative time" if order == "cumulative" else "own time"
+        print(f"\n--- profile: {title} (top {top} by {name}) ---")
+        print(text[start:].rstrip() if start >= 0 else text.rstrip())
+
+
+def profile_runs(app, scenario_id: int, residents: int, per_resident: int, batch: int) -> None:
+    """One real batch through `ingest.process` and one `accrue_chunk`, in-process, each
+    under cProfile. The batch is new trips (other external ids, 4-6 days back) of the
+    first residents, so it is accepted and accrued like the measured ones."""
+    from backend.activity import ingest
+    from backend.activity.accrual import accrue_chunk
+    from backend.db import db
+
+    n = min(residents, max(1, batch // per_resident))
+    records = make_records(n, per_resident)[:batch]
+    for r in records:
+        r["external_id"] = "p-" + r["external_id"]
+        for f in ("started_at", "ended_at"):
+            r[f] = (datetime.fromisoformat(r[f]) - timedelta(days=DAYS)).isoformat()
+    with app.app_context():
+        prof = cProfile.Profile()
+        t0 = time.perf_counter()
+        prof.enable()
+        b = ingest.new_batch(scenario_id, "bench-profile", records, queued=False)
+        ingest.process(b, records)
+        db.session.commit()
+        prof.disable()
+        took = time.perf_counter() - t0
+        accepted = b.accepted
+        db.session.remove()
+        print_profile(prof, f"ingest.process, {len(records)} records, {accepted} accepted")
+        print(f"(wall {took:.2f} s under the profiler = {len(records) / took:,.0f} records/s)")
+
+        prof = cProfile.Profile()
+        t0 = time.perf_counter()
+        prof.enable()
+        res = accrue_chunk()
+        db.session.commit()
+        prof.disable()
+        took = time.perf_counter() - t0
+        db.session.remove()
+        print_profile(prof, f"accrue_chunk, {res.activities} activities, {res.entries} entries")
+        print(f"(wall {took:.2f} s under the profiler = {res.activities / took:,.0f} activities/s)")
+
+
+# --- main ---------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--residents", type=int, default=20_000)
+    ap.add_argument("--records", type=int, default=200_000)
+    ap.add_argument("--batch", type=int, default=10_000)
+    ap.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    ap.add_argument("--clients", type=int, default=2, help="uploading client threads")
+    ap.add_argument("--keep", action="store_true", help="keep the scratch database")
+    ap.add_argument("--profile", action="store_true", help="cProfile one batch and one chunk")
+    args = ap.parse_args(argv)
+    if args.residents < 1 or args.records % args.residents:
+        ap.error("--records must be a positive multiple of --residents")
+    per_resident = args.records // args.residents
+    if not 1 <= per_resident <= DAYS * 16:
+        ap.error(f"1 to {DAYS * 16} records per resident")
+    if not 1 <= args.batch <= 10_000:
+        ap.error("--batch is 1 to 10,000 (the API's limit)")
+
+    load_before = os.getloadavg()[0]
+    redis_url, redis_conn = pick_redis_db()
+    db_name, pg_url = create_database()
+    sa_url = pg_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    # REDIS_URL is set (a Redis database of our own, flushed at the end) and NO worker runs
+    # during the upload: the web process then only enqueues the accrual jobs its outbox
+    # asks for, and nothing consumes them. Unset, accrual would run in-process inside each
+    # upload request, after its commit, and the ingest figure would include it. Accrual
+    # is timed separately below, with the job's own code, in this process.
+    env = {
+        **os.environ,
+        "APP_PROFILE": "production",
+        "DATABASE_URL": sa_url,
+        "REDIS_URL": redis_url,
+        "JWT_SECRET": secrets.token_urlsafe(48),
+        "PII_KEY": secrets.token_urlsafe(48),
+        "RATELIMIT_ENABLED": "false",
+        "LOG_LEVEL": "WARNING",
+    }
+    os.environ.update({k: env[k] for k in ("APP_PROFILE", "DATABASE_URL", "REDIS_URL")})
+    os.environ.update({k: env[k] for k in ("JWT_SECRET", "PII_KEY", "RATELIMIT_ENABLED")})
+    os.environ["LOG_LEVEL"] = "WARNING"
+    gunicorn = app = None
+    ok = False
+    logfile = Path(tempfile.gettempdir()) / f"bench-ingest-gunicorn-{os.getpid()}.log"
+    try:
+        from backend.app import create_app
+
+        app = create_app()
+        log(f"database {db_name}, redis {redis_url}")
+        scenario = prepare(app)
+        t0 = time.perf_counter()
+        create_residents(pg_url, scenario["id"], args.residents, env["PII_KEY"])
+        took = time.perf_counter() - t0
+        log(f"{args.residents:,} residents + consents written to the database ({took:.1f} s)")
+
+        records = make_records(args.residents, per_resident)
+        chunks = [records[i : i + args.batch] for i in range(0, len(records), args.batch)]
+        bodies = [json.dumps({"records": c}).encode() for c in chunks]
+        sizes = [len(c) for c in chunks]
+        mb = sum(map(len, bodies)) / 1e6
+        log(f"{len(records):,} records in {len(chunks)} batches ({mb:.0f} MB of JSON)")
+
+        port = free_port()
+        gunicorn = start_gunicorn(env, port, args.workers, logfile)
+        base = f"http://127.0.0.1:{port}"
+        creds = operator_credentials(base)
+        log(f"gunicorn -w {args.workers} on {base}; uploading from {args.clients} threads")
+
+        ingest_s, latencies = upload_all(base, creds, bodies, sizes, args.clients)
+        log(f"ingest done in {ingest_s:.1f} s")
+        stop(gunicorn)
+        gunicorn = None
+        queued = redis_conn.llen("rq:queue:accrual")
+
+        log("accrual (in-process, jobs.activity.accrue) ...")
+        accrue_s, totals = run_accrual(app)
+        log(f"accrual done in {accrue_s:.1f} s: {totals}")
+        checked = verify(app, records, scenario["cap"])
+        log(f"verified: {checked}")
+
+        copies = copy_baseline(pg_url)
+        for _, copied, _ in copies.values():
+            if copied != len(records):
+                raise SystemExit(f"COPY wrote {copied} rows, expected {len(records)}")
+        copy_s = copies["plain"][0]
+        copy_fk_s, _, n_fks = copies["fks"]
+
+        n = len(records)
+        ingest_rate, accrue_rate = n / ingest_s, n / accrue_s
+        e2e_rate, copy_rate = n / (ingest_s + accrue_s), n / copy_s
+        lat = sorted(latencies)
+        print()
+        print("=" * 72)
+        print(
+            f"ingest benchmark: {n:,} records, {args.residents:,} residents, "
+            f"{len(chunks)} batches of {args.batch:,}"
+        )
+        print(
+            f"  gunicorn -w {args.workers}, {args.clients} client threads, {server_facts(pg_url)}, "
+            f"{os.cpu_count()} CPUs"
+        )
+        print("-" * 72)
+        print(f"  ingest (HTTP)       {ingest_s:8.2f} s  {ingest_rate:10,.0f} records/s")
+        print(
+            f"    per request       median {lat[len(lat) // 2]:.2f} s, max {lat[-1]:.2f} s; "
+            f"{queued} accrual jobs left queued in Redis"
+        )
+        print(
+            f"  accrual             {accrue_s:8.2f} s  {accrue_rate:10,.0f} records/s  "
+            f"({totals['entries']:,} entries, {checked['capped_days']:,} resident-days capped)"
+        )
+        print(f"  end to end          {ingest_s + accrue_s:8.2f} s  {e2e_rate:10,.0f} records/s")
+        print(f"  raw COPY            {copy_s:8.2f} s  {copy_rate:10,.0f} records/s")
+        print(
+            f"  raw COPY + FKs      {copy_fk_s:8.2f} s  {n / copy_fk_s:10,.0f} records/s  "
+            f"(with the table's {n_fks} foreign keys)"
+        )
+        print(f"  ingest / COPY       {ingest_rate / copy_rate:8.3f}")
+        print(f"  end to end / COPY   {e2e_rate / copy_rate:8.3f}")
+        print(f"  ingest / COPY+FKs   {ingest_rate * copy_fk_s / n:8.3f}")
+        print(
+            f"  checks: all credited, invariants ok, points = credited = "
+            f"{checked['credited']:,} g (of {checked['reduced']:,} g reduced)"
+        )
+        print(
+            f"  load average (1 min) before the run: {load_before:.2f}"
+            + ("  << other work on this machine: figures are noisy" if load_before > 1 else "")
+        )
+        print("=" * 72)
+
+        if args.profile:
+            profile_runs(app, scenario["id"], args.residents, per_resident, args.batch)
+        ok = True
+        return 0
+    finally:
+        stop(gunicorn)
+        redis_conn.flushdb()
+        if args.keep:
+            log(f"kept database {db_name} ({pg_url})")
+        else:
+            if app is not None:
+                from backend.db import db
+
+                with app.app_context():
+                    db.engine.dispose()
+            drop_database(db_name)
+        if ok:
+            logfile.unlink(missing_ok=True)
+        elif logfile.exists():
+            log(f"gunicorn's log: {logfile}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
