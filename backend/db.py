@@ -6,10 +6,23 @@ commits once, then runs side effects.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, TypeDecorator, event
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Integer,
+    MetaData,
+    TypeDecorator,
+    any_,
+    bindparam,
+    event,
+    text,
+    update,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -101,3 +114,102 @@ def insert_ignore(model, values: dict | list[dict], conflict_columns: tuple[str,
             db.session.execute(stmt, values)
     else:
         db.session.execute(stmt.values(**values))
+
+
+# -- bulk statements --------------------------------------------------------------------
+# On PostgreSQL a list of rows travels as one array per column and is unnested in the
+# server: one short statement, whatever the row count (SQLAlchemy's multi-row VALUES
+# would send thousands of parameters that the driver parses anew each time). SQLite
+# gets the same result by executemany.
+
+
+def _pg_array_type(column) -> str:
+    if isinstance(column.type, JSON):
+        return "text"
+    return column.type.compile(dialect=db.session.get_bind().dialect)
+
+
+def _pg_value(column, value):
+    if value is not None and isinstance(column.type, JSON):
+        return json.dumps(value)
+    return value
+
+
+def _pg_select_expr(column, alias: str) -> str:
+    return f"CAST(v.{alias} AS json)" if isinstance(column.type, JSON) else f"v.{alias}"
+
+
+def _pg_unnest(table, columns: list[str], rows: list[dict]) -> tuple[str, dict]:
+    params, arrays = {}, []
+    for i, name in enumerate(columns):
+        col = table.c[name]
+        params[f"a{i}"] = [_pg_value(col, r[name]) for r in rows]
+        arrays.append(f"CAST(:a{i} AS {_pg_array_type(col)}[])")
+    aliases = ", ".join(f"c{i}" for i in range(len(columns)))
+    return f"unnest({', '.join(arrays)}) AS v({aliases})", params
+
+
+def bulk_insert(
+    model, rows: list[dict], *, returning: tuple[str, ...] = (), on_conflict=None
+) -> list:
+    """INSERT many rows (all with the same keys); with `on_conflict` (column names) rows
+    that conflict are skipped; returns the `returning` columns of the inserted rows."""
+    if not rows:
+        return []
+    table = model.__table__ if hasattr(model, "__table__") else model
+    columns = list(rows[0])
+    if db.session.get_bind().dialect.name != "postgresql":
+        stmt = dialect_insert(table)
+        if on_conflict:
+            stmt = stmt.on_conflict_do_nothing(index_elements=on_conflict)
+        if returning:
+            stmt = stmt.returning(*(table.c[c] for c in returning))
+            return list(db.session.execute(stmt, rows).all())
+        db.session.execute(stmt, rows)
+        return []
+    source, params = _pg_unnest(table, columns, rows)
+    select_list = ", ".join(
+        _pg_select_expr(table.c[name], f"c{i}") for i, name in enumerate(columns)
+    )
+    # names come from our own table metadata; every value is a bound array parameter
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {select_list} FROM {source}"  # noqa: S608
+    if on_conflict:
+        sql += f" ON CONFLICT ({', '.join(on_conflict)}) DO NOTHING"
+    if returning:
+        sql += f" RETURNING {', '.join(returning)}"
+        return list(db.session.execute(text(sql), params).all())
+    db.session.execute(text(sql), params)
+    return []
+
+
+def bulk_update(model, key: str, rows: list[dict], *, only_where_null: str | None = None) -> None:
+    """UPDATE many rows by `key` (each row: the key and the new values); with
+    `only_where_null` a row changes only while that column is still NULL."""
+    if not rows:
+        return
+    table = model.__table__ if hasattr(model, "__table__") else model
+    columns = list(rows[0])
+    values = [c for c in columns if c != key]
+    if db.session.get_bind().dialect.name != "postgresql":
+        stmt = update(table).where(table.c[key] == bindparam(f"_{key}"))
+        if only_where_null:
+            stmt = stmt.where(table.c[only_where_null].is_(None))
+        stmt = stmt.values({c: bindparam(f"_{c}") for c in values})
+        db.session.execute(stmt, [{f"_{k}": v for k, v in r.items()} for r in rows])
+        return
+    source, params = _pg_unnest(table, columns, rows)
+    sets = ", ".join(f"{c} = {_pg_select_expr(table.c[c], f'c{columns.index(c)}')}" for c in values)
+    match = f"{table.name}.{key} = v.c{columns.index(key)}"
+    sql = f"UPDATE {table.name} SET {sets} FROM {source} WHERE {match}"  # noqa: S608
+    if only_where_null:
+        sql += f" AND {table.name}.{only_where_null} IS NULL"
+    db.session.execute(text(sql), params)
+
+
+def in_values(column, values: list):
+    """`column IN (values)`: on PostgreSQL as `= ANY(array)`, one parameter."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(list(values))

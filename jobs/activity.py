@@ -28,7 +28,7 @@ def accrue(max_chunks: int = 1000) -> dict:
 
     totals = {"activities": 0, "entries": 0, "credited_g": 0, "points": 0, "locked_out": False}
     for _ in range(max_chunks):
-        res = accrue_chunk()
+        res = accrue_chunk(limit=20_000)
         db.session.commit()
         if res.locked_out:
             totals["locked_out"] = True

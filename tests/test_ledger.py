@@ -193,3 +193,48 @@ def test_concurrent_random_transfers_conserve_value(app, clean):
         assert keys == set(ok_keys)
         assert not keys & set(refused)
         assert invariants().ok
+
+
+@pytest.mark.sqlite
+def test_post_many_posts_all_or_nothing_and_replays(ctx):
+    from backend.ledger.posting import EntryRequest, post_many
+
+    src = account_for(AccountKind.SCENARIO_ISSUANCE, 1)
+    a = account_for(AccountKind.RESIDENT_REDUCTIONS, 1)
+    b = account_for(AccountKind.RESIDENT_REDUCTIONS, 2)
+
+    def reqs():
+        return [
+            EntryRequest("accrual", "m1", [Leg(src, -100), Leg(a, 100)]),
+            EntryRequest("accrual", "m2", [Leg(src, -50), Leg(b, 50)]),
+            EntryRequest("transfer", "m3", [Leg(a, -30), Leg(b, 30)]),
+        ]
+
+    ids = post_many(reqs())
+    db.session.commit()
+    assert sorted(ids) == ["m1", "m2", "m3"]
+    assert (db.session.get(Account, a.id).balance, db.session.get(Account, b.id).balance) == (
+        70,
+        80,
+    )
+    after = {
+        p.account_id: p.balance_after
+        for p in db.session.execute(
+            select(Posting).join(JournalEntry).where(JournalEntry.idempotency_key == "m3")
+        ).scalars()
+    }
+    assert after == {a.id: 70, b.id: 80}
+    assert post_many(reqs()) == ids  # a replay moves nothing
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(JournalEntry)) == 3
+    # one overdraft refuses the whole list
+    with pytest.raises(InsufficientBalance):
+        post_many(
+            [
+                EntryRequest("accrual", "m4", [Leg(src, -5), Leg(a, 5)]),
+                EntryRequest("transfer", "m5", [Leg(b, -81), Leg(a, 81)]),
+            ]
+        )
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(JournalEntry)) == 3
+    assert invariants().ok

@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import func, select, text
 
 from backend.activity.models import Activity
 from backend.auth.models import User
-from backend.db import db
+from backend.db import bulk_update, db, in_values
 from backend.ledger import AccountKind, Leg, account_for
 from backend.ledger.accounts import accounts_for
 from backend.ledger.posting import EntryRequest, post_many
@@ -79,7 +79,11 @@ def accrue_chunk(limit: int = 5000) -> ChunkResult:
         select(
             Activity.id, Activity.user_id, Activity.scenario_id, Activity.day, Activity.reduction_g
         )
-        .where(Activity.credited_g.is_(None), Activity.user_id.in_(users), Activity.day.in_(days))
+        .where(
+            Activity.credited_g.is_(None),
+            in_values(Activity.user_id, users),
+            in_values(Activity.day, days),
+        )
         .order_by(Activity.id)
     ):
         key = (row.user_id, row.scenario_id, row.day)
@@ -89,7 +93,9 @@ def accrue_chunk(limit: int = 5000) -> ChunkResult:
     for row in db.session.execute(
         select(Activity.user_id, Activity.scenario_id, Activity.day, func.sum(Activity.credited_g))
         .where(
-            Activity.credited_g.is_not(None), Activity.user_id.in_(users), Activity.day.in_(days)
+            Activity.credited_g.is_not(None),
+            in_values(Activity.user_id, users),
+            in_values(Activity.day, days),
         )
         .group_by(Activity.user_id, Activity.scenario_id, Activity.day)
     ):
@@ -97,7 +103,7 @@ def accrue_chunk(limit: int = 5000) -> ChunkResult:
     auto = {
         uid: flag
         for uid, flag in db.session.execute(
-            select(User.id, User.auto_convert).where(User.id.in_(users))
+            select(User.id, User.auto_convert).where(in_values(User.id, users))
         )
     }
 
@@ -154,15 +160,14 @@ def accrue_chunk(limit: int = 5000) -> ChunkResult:
     for request, group_marks in entry_of_group:
         for m in group_marks:
             m["entry"] = entry_ids[request.idempotency_key]
-    if marks:
-        stmt = (
-            update(Activity.__table__)
-            .where(
-                Activity.__table__.c.id == bindparam("aid"),
-                Activity.__table__.c.credited_g.is_(None),
-            )
-            .values(credited_g=bindparam("credited"), accrual_entry_id=bindparam("entry"))
-        )
-        db.session.execute(stmt, marks)
+    bulk_update(
+        Activity,
+        "id",
+        [
+            {"id": m["aid"], "credited_g": m["credited"], "accrual_entry_id": m["entry"]}
+            for m in marks
+        ],
+        only_where_null="credited_g",
+    )
     out.activities = len(marks)
     return out

@@ -31,7 +31,7 @@ from sqlalchemy import select
 
 import scenarios_adapters
 from backend.activity.models import Activity, Consent, UploadBatch
-from backend.db import db, dialect_insert, utcnow
+from backend.db import bulk_insert, db, in_values, utcnow
 from backend.outbox import enqueue_after_commit
 from backend.registry.models import Scenario
 from scenarios_adapters.base import Rejected
@@ -45,11 +45,17 @@ OVERLAP_TOLERANCE = timedelta(minutes=5)
 CHUNK = 5000
 
 
+@dataclass(frozen=True)
+class ConsentRef:
+    id: int
+    user_id: int
+
+
 @dataclass
 class _Candidate:
     index: int
     external_id: str
-    consent: Consent
+    consent: ConsentRef
     activity_type: str
     started_at: datetime
     ended_at: datetime
@@ -199,7 +205,7 @@ def _stored_results(scenario_id: int, external_ids: list[str]) -> dict[str, tupl
         chunk = external_ids[start : start + CHUNK]
         rows = db.session.execute(
             select(Activity.external_id, Activity.reduction_g, Activity.flags).where(
-                Activity.scenario_id == scenario_id, Activity.external_id.in_(chunk)
+                Activity.scenario_id == scenario_id, in_values(Activity.external_id, chunk)
             )
         )
         for ext, grams, flags in rows:
@@ -207,16 +213,18 @@ def _stored_results(scenario_id: int, external_ids: list[str]) -> dict[str, tupl
     return found
 
 
-def _consents(scenario_id: int, pending) -> dict[str, tuple[Consent | None, str]]:
+def _consents(scenario_id: int, pending) -> dict[str, tuple[ConsentRef | None, str]]:
     refs = sorted({rec.get("user_ref") for _, _, rec in pending if _is_ref(rec.get("user_ref"))})
-    out: dict[str, tuple[Consent | None, str]] = {}
+    out: dict[str, tuple[ConsentRef | None, str]] = {}
     for start in range(0, len(refs), CHUNK):
         chunk = refs[start : start + CHUNK]
         for consent in db.session.execute(
-            select(Consent).where(Consent.scenario_id == scenario_id, Consent.user_ref.in_(chunk))
-        ).scalars():
+            select(Consent.id, Consent.user_id, Consent.user_ref, Consent.withdrawn_at).where(
+                Consent.scenario_id == scenario_id, in_values(Consent.user_ref, chunk)
+            )
+        ):
             if consent.withdrawn_at is None:
-                out[consent.user_ref] = (consent, "")
+                out[consent.user_ref] = (ConsentRef(consent.id, consent.user_id), "")
             elif consent.user_ref not in out:
                 out[consent.user_ref] = (None, "no_consent")
     return out
@@ -235,7 +243,7 @@ def _flag_overlaps(candidates: list[_Candidate]) -> None:
     for start in range(0, len(users), CHUNK):
         rows = db.session.execute(
             select(Activity.user_id, Activity.started_at, Activity.ended_at).where(
-                Activity.user_id.in_(users[start : start + CHUNK]),
+                in_values(Activity.user_id, users[start : start + CHUNK]),
                 Activity.started_at.is_not(None),
                 Activity.started_at < hi,
                 Activity.ended_at > lo,
@@ -286,10 +294,13 @@ def _insert(batch: UploadBatch, scenario: Scenario, candidates: list[_Candidate]
     ]
     inserted: set[str] = set()
     for start in range(0, len(rows), CHUNK):
-        stmt = (
-            dialect_insert(Activity)
-            .on_conflict_do_nothing(index_elements=["scenario_id", "external_id"])
-            .returning(Activity.external_id)
+        inserted.update(
+            ext
+            for (ext,) in bulk_insert(
+                Activity,
+                rows[start : start + CHUNK],
+                returning=("external_id",),
+                on_conflict=("scenario_id", "external_id"),
+            )
         )
-        inserted.update(db.session.execute(stmt, rows[start : start + CHUNK]).scalars())
     return inserted

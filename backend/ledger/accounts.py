@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from sqlalchemy import select
 
-from backend.db import db, insert_ignore, utcnow
+from backend.db import bulk_insert, db, in_values, insert_ignore, utcnow
 from backend.ledger.models import Account
 
 
@@ -94,7 +94,7 @@ def accounts_for(kind: AccountKind, owner_ids: list[int]) -> dict[int, Account]:
 
     def load(chunk):
         for account in db.session.execute(
-            select(Account).where(Account.kind == kind.value, Account.owner_id.in_(chunk))
+            select(Account).where(Account.kind == kind.value, in_values(Account.owner_id, chunk))
         ).scalars():
             found[account.owner_id] = account
 
@@ -113,7 +113,7 @@ def accounts_for(kind: AccountKind, owner_ids: list[int]) -> dict[int, Account]:
             }
             for owner in missing
         ]
-        insert_ignore(Account, rows, ("kind", "owner_id"))
+        bulk_insert(Account, rows, on_conflict=("kind", "owner_id"))
         for start in range(0, len(missing), 5000):
             load(missing[start : start + 5000])
     return found

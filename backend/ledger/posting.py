@@ -22,9 +22,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import select
 
-from backend.db import db, utcnow
+from backend.db import bulk_insert, bulk_update, db, in_values, utcnow
 from backend.errors import Conflict
 from backend.ledger.accounts import SYSTEM_KINDS
 from backend.ledger.models import Account, JournalEntry, Posting
@@ -87,7 +87,7 @@ def _lock(accounts: dict[int, Account]) -> dict[int, Account]:
         if ids:
             for account in db.session.execute(
                 select(Account)
-                .where(Account.id.in_(ids))
+                .where(in_values(Account.id, ids))
                 .order_by(Account.id)
                 .with_for_update()
                 .execution_options(populate_existing=True)
@@ -100,7 +100,9 @@ def _existing(keys: list[str]) -> dict[str, JournalEntry]:
     found: dict[str, JournalEntry] = {}
     for start in range(0, len(keys), 5000):
         for entry in db.session.execute(
-            select(JournalEntry).where(JournalEntry.idempotency_key.in_(keys[start : start + 5000]))
+            select(JournalEntry).where(
+                in_values(JournalEntry.idempotency_key, keys[start : start + 5000])
+            )
         ).scalars():
             found[entry.idempotency_key] = entry
     return found
@@ -191,7 +193,6 @@ def post_many(requests: list[EntryRequest]) -> dict[str, int]:
         after.append(snapshot)
 
     now = utcnow()
-    table = JournalEntry.__table__
     rows = [
         {
             "idempotency_key": r.idempotency_key,
@@ -204,14 +205,10 @@ def post_many(requests: list[EntryRequest]) -> dict[str, int]:
         }
         for r in todo
     ]
-    ids = (
-        db.session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
-        .scalars()
-        .all()
-    )
+    ids = dict(bulk_insert(JournalEntry, rows, returning=("idempotency_key", "id")))
     postings = []
-    for r, entry_id, snapshot in zip(todo, ids, after, strict=True):
-        done[r.idempotency_key] = entry_id
+    for r, snapshot in zip(todo, after, strict=True):
+        entry_id = done[r.idempotency_key] = ids[r.idempotency_key]
         for account_id, delta in sorted(r.deltas.items()):
             postings.append(
                 {
@@ -222,16 +219,13 @@ def post_many(requests: list[EntryRequest]) -> dict[str, int]:
                     "created_at": now,
                 }
             )
-    db.session.execute(insert(Posting.__table__), postings)
+    bulk_insert(Posting, postings)
     changed = [
-        {"aid": i, "bal": balances[i]} for i in sorted(balances) if balances[i] != locked[i].balance
+        {"id": i, "balance": balances[i]}
+        for i in sorted(balances)
+        if balances[i] != locked[i].balance
     ]
-    if changed:
-        acct = Account.__table__
-        db.session.execute(
-            update(acct).where(acct.c.id == bindparam("aid")).values(balance=bindparam("bal")),
-            changed,
-        )
-        for c in changed:  # keep the session's objects true
-            db.session.expire(locked[c["aid"]], ["balance"])
+    bulk_update(Account, "id", changed)
+    for c in changed:  # keep the session's objects true
+        db.session.expire(locked[c["id"]], ["balance"])
     return done
