@@ -16,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     Integer,
     MetaData,
+    String,
     TypeDecorator,
     any_,
     bindparam,
@@ -66,6 +67,18 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+
+def storable(text_value: str) -> bool:
+    """Can a text column hold it? No NUL (PostgreSQL refuses it) and valid UTF-8 (JSON's
+    lone surrogates such as "\\ud800" decode in Python but encode nowhere)."""
+    if "\x00" in text_value:
+        return False
+    try:
+        text_value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def utcnow() -> datetime:
@@ -124,7 +137,9 @@ def insert_ignore(model, values: dict | list[dict], conflict_columns: tuple[str,
 
 
 def _pg_array_type(column) -> str:
-    if isinstance(column.type, JSON):
+    # text, not varchar(n): a cast to varchar(n) would cut an over-long value silently;
+    # as text the column itself refuses it
+    if isinstance(column.type, JSON | String):
         return "text"
     return column.type.compile(dialect=db.session.get_bind().dialect)
 

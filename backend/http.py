@@ -20,7 +20,7 @@ from sqlalchemy import Select
 from webargs.flaskparser import FlaskParser
 from werkzeug.routing import IntegerConverter, UnicodeConverter, ValidationError
 
-from backend.db import db
+from backend.db import db, storable
 from backend.errors import ApiError, from_http_exception
 
 # China Standard Time. Not the Asia/Shanghai zone: for old dates that gives local mean
@@ -62,7 +62,7 @@ class TextConverter(UnicodeConverter):
     route (404); no text column of PostgreSQL can hold one."""
 
     def to_python(self, value: str) -> str:
-        if "\x00" in value:
+        if not storable(value):
             raise ValidationError()
         return value
 
@@ -80,9 +80,10 @@ class Api(_Api):
 
 
 def nul_fields(value, path: tuple[str, ...] = ()) -> Iterator[str]:
-    """The dotted paths of the strings in decoded JSON `value` that hold a NUL."""
+    """The dotted paths of the strings in decoded JSON `value` that no text column can
+    hold (a NUL, or a lone surrogate that is not UTF-8)."""
     if isinstance(value, str):
-        if "\x00" in value:
+        if not storable(value):
             yield ".".join(path) or "_schema"
     elif isinstance(value, Mapping):
         for key, item in value.items():
@@ -99,7 +100,9 @@ class Parser(FlaskParser):
     def pre_load(self, location_data, *, schema, req, location):
         bad = sorted(set(nul_fields(location_data)))
         if bad:
-            raise ma.ValidationError({field: ["NUL characters are not allowed."] for field in bad})
+            raise ma.ValidationError(
+                {field: ["NUL characters and invalid Unicode are not allowed."] for field in bad}
+            )
         return location_data
 
 

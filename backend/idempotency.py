@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import uuid
 from datetime import datetime, timedelta
 
-from flask import Response, request
+from flask import Response, g, request
 from sqlalchemy import Integer, String, Text, UniqueConstraint, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
@@ -35,6 +36,9 @@ class IdempotencyKey(db.Model):
     key: Mapped[str] = mapped_column(String(200))
     request_hash: Mapped[str] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(10))  # in_flight | done
+    # Who holds an in-flight claim: a request that lost its claim to a takeover (after
+    # STALE) can neither finish nor release it.
+    claim_token: Mapped[str | None] = mapped_column(String(32))
     status_code: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -57,10 +61,11 @@ def _request_hash() -> str:
     return h.hexdigest()
 
 
-def _claim(principal: str, key: str, digest: str) -> tuple[int | None, IdempotencyKey | None]:
-    """Returns (claim id, None) when claimed, or (None, done row) to replay."""
+def _claim(principal: str, key: str, digest: str) -> tuple[tuple | None, IdempotencyKey | None]:
+    """Returns ((claim id, token), None) when claimed, or (None, done row) to replay."""
     table = IdempotencyKey.__table__
     now = utcnow()
+    token = uuid.uuid4().hex
     with db.engine.begin() as conn:
         try:
             with conn.begin_nested():
@@ -71,12 +76,13 @@ def _claim(principal: str, key: str, digest: str) -> tuple[int | None, Idempoten
                         key=key,
                         request_hash=digest,
                         state="in_flight",
+                        claim_token=token,
                         created_at=now,
                         updated_at=now,
                     )
                     .returning(table.c.id)
                 ).scalar_one()
-            return new_id, None
+            return (new_id, token), None
         except IntegrityError:
             pass
         row = conn.execute(
@@ -100,16 +106,29 @@ def _claim(principal: str, key: str, digest: str) -> tuple[int | None, Idempoten
                 table.c.state == "in_flight",
                 table.c.updated_at == row.updated_at,
             )
-            .values(updated_at=now)
+            .values(updated_at=now, claim_token=token)
         )
         if taken.rowcount != 1:
             raise InFlight("A request with this Idempotency-Key is still in flight.")
-        return row.id, None
+        return (row.id, token), None
 
 
-def _release(claim_id: int) -> None:
+def _release(claim: tuple) -> None:
+    claim_id, token = claim
+    table = IdempotencyKey.__table__
     with db.engine.begin() as conn:
-        conn.execute(delete(IdempotencyKey.__table__).where(IdempotencyKey.id == claim_id))
+        conn.execute(
+            delete(table).where(
+                table.c.id == claim_id, table.c.claim_token == token, table.c.state == "in_flight"
+            )
+        )
+
+
+def release_unfinished() -> None:
+    """Called by the request wrapper when the commit fails: the claim must not linger."""
+    claim = g.pop("idempotency_claim", None)
+    if claim is not None:
+        _release(claim)
 
 
 def idempotent(fn):
@@ -123,7 +142,7 @@ def idempotent(fn):
         if not (1 <= len(key) <= 200) or not key.isprintable():
             raise Invalid(errors={HEADER: ["1 to 200 printable characters."]})
         principal = current_principal().actor
-        claim_id, done = _claim(principal, key, _request_hash())
+        claim, done = _claim(principal, key, _request_hash())
         if done is not None:
             resp = Response(
                 done.response_body, status=done.status_code, mimetype="application/json"
@@ -134,22 +153,30 @@ def idempotent(fn):
             resp = fn(*args, **kwargs)
         except BaseException:
             db.session.rollback()
-            _release(claim_id)
+            _release(claim)
             raise
         if resp.status_code >= 400:
             db.session.rollback()
-            _release(claim_id)
+            _release(claim)
             return resp
-        db.session.execute(
+        finished = db.session.execute(
             update(IdempotencyKey)
-            .where(IdempotencyKey.id == claim_id)
+            .where(
+                IdempotencyKey.id == claim[0],
+                IdempotencyKey.claim_token == claim[1],
+                IdempotencyKey.state == "in_flight",
+            )
             .values(
                 state="done",
                 status_code=resp.status_code,
                 response_body=resp.get_data(as_text=True),
                 updated_at=utcnow(),
+                claim_token=None,
             )
         )
+        if finished.rowcount != 1:  # taken over after STALE: the other request answers
+            raise InFlight("This request took too long; its Idempotency-Key was taken over.")
+        g.idempotency_claim = claim
         return resp
 
     wrapper.__doc__ = fn.__doc__

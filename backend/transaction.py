@@ -5,13 +5,27 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response
+from flask import Flask, Response, g
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from backend.db import db
 from backend.errors import ApiError, from_api_error, problem
+from backend.idempotency import release_unfinished
 
 log = logging.getLogger("backend.transaction")
+
+
+RETRYABLE = {"40001", "40P01", "55P03"}  # serialization, deadlock, lock_timeout
+
+
+def _conflict_answer(exc: DBAPIError) -> Response | None:
+    if isinstance(exc, IntegrityError):
+        log.warning("refused by a constraint (a concurrent request won)")
+        return problem(409, "conflict", "The change conflicts with the current state; retry.")
+    if getattr(exc.orig, "sqlstate", None) in RETRYABLE:
+        log.warning("concurrent change won (%s)", exc.orig.sqlstate)
+        return problem(409, "retry", "A concurrent change won; retry the request.")
+    return None
 
 
 def init_app(app: Flask) -> None:
@@ -22,20 +36,29 @@ def init_app(app: Flask) -> None:
             return response
         try:
             db.session.commit()
-        except IntegrityError:
-            db.session.rollback()
-            log.warning("commit refused by a constraint")
-            return problem(409, "conflict", "The change conflicts with the current state; retry.")
         except DBAPIError as exc:
             db.session.rollback()
-            if getattr(exc.orig, "sqlstate", None) in {"40001", "40P01"}:
-                return problem(409, "retry", "A concurrent change won; retry the request.")
-            raise
+            release_unfinished()
+            answer = _conflict_answer(exc)
+            if answer is None:
+                raise
+            return answer
+        g.pop("idempotency_claim", None)
         if db.session.info.get("outbox_dirty"):
             from jobs import relay
 
             relay.flush()
         return response
+
+    @app.errorhandler(DBAPIError)
+    def _db_error(exc: DBAPIError):
+        # A race lost inside the request (a deadlock victim, a unique row inserted by a
+        # concurrent request, a lock wait past lock_timeout): 409, never a 500.
+        db.session.rollback()
+        answer = _conflict_answer(exc)
+        if answer is None:
+            raise exc
+        return answer
 
     @app.errorhandler(ApiError)
     def _api_error(err: ApiError):

@@ -136,6 +136,15 @@ def load(profile: str | None = None) -> Settings:
 
 
 def engine_options(url: str) -> dict:
+    # hide_parameters: SQL errors in logs never carry row values (phones, references).
     if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": 30}}
-    return {"pool_size": 10, "max_overflow": 20, "pool_pre_ping": True}
+        return {"connect_args": {"timeout": 30}, "hide_parameters": True}
+    return {
+        "pool_size": 10,
+        "max_overflow": 20,
+        "pool_pre_ping": True,
+        "hide_parameters": True,
+        # A lock wait past 15 s gives up (409 retry) well before an Idempotency-Key
+        # claim (60 s) can be taken over by a retry.
+        "connect_args": {"options": "-c lock_timeout=15000"},
+    }

@@ -71,6 +71,13 @@ def resume_batches(older_than_seconds: int = 120) -> int:
         .all()
     )
     for batch_id in ids:
-        process_batch(batch_id)
-        db.session.commit()
+        try:
+            process_batch(batch_id)
+            db.session.commit()
+        except Exception as exc:  # one bad batch must not hold up the others
+            db.session.rollback()
+            batch = db.session.get(UploadBatch, batch_id)
+            batch.status, batch.error = "failed", f"{type(exc).__name__}"
+            batch.payload, batch.finished_at = None, utcnow()
+            db.session.commit()
     return len(ids)

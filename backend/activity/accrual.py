@@ -19,7 +19,7 @@ from sqlalchemy import func, select, text
 from backend.activity.models import Activity
 from backend.auth.models import User
 from backend.db import bulk_update, db, in_values
-from backend.ledger import AccountKind, Leg, account_for
+from backend.ledger import AccountKind, Leg, account_for, lock
 from backend.ledger.accounts import accounts_for
 from backend.ledger.posting import EntryRequest, post_many
 from backend.points.conversion import ConversionAccounts, conversion_legs
@@ -107,9 +107,10 @@ def accrue_chunk(limit: int = 5000) -> ChunkResult:
         )
     }
 
-    rate = current_rate()
     backing = account_for(AccountKind.POINTS_BACKING)
     mint = account_for(AccountKind.POINTS_MINT)
+    lock([backing, mint])  # the rate can't change while this chunk converts
+    rate = current_rate()
     issuance = {sid: account_for(AccountKind.SCENARIO_ISSUANCE, sid) for sid in scenarios}
     reductions = accounts_for(AccountKind.RESIDENT_REDUCTIONS, users)
     points_accts = accounts_for(AccountKind.RESIDENT_POINTS, [u for u in users if auto.get(u)])

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from backend.activity.models import Activity, BindToken, Consent
 from backend.auth.tokens import new_secret, sha256
 from backend.db import db, utcnow
 from backend.errors import Conflict, NotFound
+from backend.registry.models import Scenario
 from backend.runtime import setting
 
 # What the consent is for (PIPL Art. 14, 17, 29: separate consent naming the purpose).
@@ -96,21 +97,36 @@ def withdraw(user_id: int, consent_id: int) -> None:
 
 
 def erase_raw_details(user_id: int) -> int:
-    """Erase times and measures of the resident's activities; amounts and days stay."""
+    """Erase the measures (distances, energy) of the resident's activities at once; the
+    amounts and days stay. The start and end times stay only while a record from another
+    operator could still overlap them (the longest scenario window): without them one
+    trip could be credited twice. The retention job erases them after that."""
     result = db.session.execute(
         update(Activity)
         .where(Activity.user_id == user_id, Activity.erased_at.is_(None))
-        .values(started_at=None, ended_at=None, measures=None, erased_at=utcnow())
+        .values(measures=None, erased_at=utcnow())
     )
     return result.rowcount
 
 
 def purge_raw_details(older_than_days: int) -> int:
-    """Erase raw details older than the retention period (the scheduled job)."""
-    cutoff = utcnow() - timedelta(days=older_than_days)
+    """The scheduled job: erase raw details older than the retention period, and the
+    times of erased activities once no upload can overlap them any more."""
+    now = utcnow()
+    cutoff = now - timedelta(days=older_than_days)
     result = db.session.execute(
         update(Activity)
         .where(Activity.erased_at.is_(None), Activity.started_at < cutoff)
-        .values(started_at=None, ended_at=None, measures=None, erased_at=utcnow())
+        .values(started_at=None, ended_at=None, measures=None, erased_at=now)
+    )
+    longest_window = db.session.scalar(select(func.max(Scenario.window_days))) or 0
+    db.session.execute(
+        update(Activity)
+        .where(
+            Activity.erased_at.is_not(None),
+            Activity.started_at.is_not(None),
+            Activity.started_at < now - timedelta(days=longest_window + 1),
+        )
+        .values(started_at=None, ended_at=None)
     )
     return result.rowcount

@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 import scenarios_adapters
 from backend.activity.models import Activity, Consent, UploadBatch
-from backend.db import bulk_insert, db, in_values, utcnow
+from backend.db import bulk_insert, db, in_values, storable, utcnow
 from backend.outbox import enqueue_after_commit
 from backend.registry.models import Scenario
 from scenarios_adapters.base import Rejected
@@ -43,6 +43,7 @@ FUTURE_SKEW = timedelta(minutes=5)
 MAX_RECORD_G = 1_000_000
 OVERLAP_TOLERANCE = timedelta(minutes=5)
 CHUNK = 5000
+RESIDENT_LOCK_NS = 0x5150  # advisory lock namespace: one resident's uploads
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ def process(batch: UploadBatch, records: list) -> UploadBatch:
 
     for i, rec in enumerate(records):
         ext = rec.get("external_id") if isinstance(rec, dict) else None
-        if not isinstance(ext, str) or not 1 <= len(ext) <= 128 or "\x00" in ext:
+        if not isinstance(ext, str) or not 1 <= len(ext) <= 128 or not storable(ext):
             results[i] = _rejected(ext if isinstance(ext, str) else None, "invalid")
             continue
         if ext in first_in_batch:
@@ -144,6 +145,7 @@ def process(batch: UploadBatch, records: list) -> UploadBatch:
             )
         )
 
+    _lock_residents(sorted({c.consent.user_id for c in candidates}))
     _flag_overlaps(candidates)
     inserted = _insert(batch, scenario, candidates)
     raced = [c.external_id for c in candidates if c.external_id not in inserted]
@@ -179,7 +181,7 @@ def process(batch: UploadBatch, records: list) -> UploadBatch:
 
 
 def _is_ref(ref) -> bool:
-    return isinstance(ref, str) and 1 <= len(ref) <= 128 and "\x00" not in ref
+    return isinstance(ref, str) and 1 <= len(ref) <= 128 and storable(ref)
 
 
 def _rejected(ext: str | None, reason: str) -> dict:
@@ -230,6 +232,21 @@ def _consents(scenario_id: int, pending) -> dict[str, tuple[ConsentRef | None, s
     return out
 
 
+def _lock_residents(user_ids: list[int]) -> None:
+    """Serialise uploads that touch the same residents (PostgreSQL advisory locks, in
+    ascending order, held to commit), so two concurrent batches can't both miss an
+    overlap. SQLite serialises writers anyway."""
+    if not user_ids or db.session.get_bind().dialect.name != "postgresql":
+        return
+    db.session.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(:ns, CAST(u % 2147483647 AS integer)) "
+            "FROM unnest(CAST(:ids AS bigint[])) AS u"
+        ),
+        {"ns": RESIDENT_LOCK_NS, "ids": user_ids},
+    )
+
+
 def _flag_overlaps(candidates: list[_Candidate]) -> None:
     if not candidates:
         return
@@ -273,6 +290,8 @@ def _insert(batch: UploadBatch, scenario: Scenario, candidates: list[_Candidate]
     if not candidates:
         return set()
     now = utcnow()
+    # in key order: two uploads of overlapping records never deadlock on the unique index
+    candidates = sorted(candidates, key=lambda c: c.external_id)
     rows = [
         {
             "scenario_id": scenario.id,

@@ -7,7 +7,7 @@ finds or opens an account; `invariants.check()` proves the books.
 from backend.ledger.accounts import AccountKind, account_for, balance_of
 from backend.ledger.invariants import check as invariants
 from backend.ledger.models import Account, JournalEntry, Posting
-from backend.ledger.posting import InsufficientBalance, Leg, post
+from backend.ledger.posting import InsufficientBalance, Leg, lock, post
 
 __all__ = [
     "Account",
@@ -19,5 +19,6 @@ __all__ = [
     "account_for",
     "balance_of",
     "invariants",
+    "lock",
     "post",
 ]

@@ -23,7 +23,11 @@ class Account(db.Model):
     __tablename__ = "accounts"
     __table_args__ = (
         UniqueConstraint("kind", "owner_id", name="owner_kind"),
-        CheckConstraint("may_go_negative OR balance >= 0", name="nonnegative"),
+        # by kind, not by the row's own flag: only the system sources may go negative
+        CheckConstraint(
+            "balance >= 0 OR kind IN ('scenario_issuance', 'project_issuance', 'points_mint')",
+            name="nonnegative",
+        ),
         CheckConstraint("unit IN ('g', 'pt')", name="unit"),
     )
 

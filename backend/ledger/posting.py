@@ -96,6 +96,12 @@ def _lock(accounts: dict[int, Account]) -> dict[int, Account]:
     return locked
 
 
+def lock(accounts: list[Account]) -> None:
+    """Lock accounts in the global order ahead of a post, e.g. the points mint before
+    reading the conversion rate, so the rate can't change under the caller."""
+    _lock({a.id: a for a in accounts})
+
+
 def _existing(keys: list[str]) -> dict[str, JournalEntry]:
     found: dict[str, JournalEntry] = {}
     for start in range(0, len(keys), 5000):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from backend.errors import Conflict, Invalid
-from backend.ledger import Account, AccountKind, InsufficientBalance, Leg, account_for, post
+from backend.ledger import Account, AccountKind, InsufficientBalance, Leg, account_for, lock, post
 from backend.registry.conversion import Rate, current_rate
 
 
@@ -62,8 +62,9 @@ def convert(
 ) -> Converted:
     """Convert up to `grams` of the resident's reductions into whole points. The grams
     that buy no whole point stay. Posting the same key again moves nothing."""
-    rate = current_rate()
     accounts = accounts_of(user_id)
+    lock([accounts.backing, accounts.mint])  # the rate can't change while we convert
+    rate = current_rate()
     taken, points, legs = conversion_legs(grams, rate, accounts)
     if taken == 0:
         raise Invalid(

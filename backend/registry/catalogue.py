@@ -15,7 +15,7 @@ import scenarios_adapters
 from backend.db import db
 from backend.errors import Conflict, Invalid
 from backend.http import nul_fields
-from backend.ledger import AccountKind, balance_of
+from backend.ledger import AccountKind, account_for, lock
 from backend.registry.models import ConversionRule, Methodology, Organization, Scenario
 from backend.registry.schemas import CatalogueIn
 
@@ -148,13 +148,15 @@ def _load_scenario(i: int, data: dict, counts: Counter) -> None:
 
 
 def _load_conversion(points_per_kg: int, counts: Counter) -> None:
+    mint = account_for(AccountKind.POINTS_MINT)
+    lock([mint])  # no conversion runs while the rate is checked and changed
     current = db.session.execute(
         select(ConversionRule).order_by(ConversionRule.version.desc()).limit(1)
     ).scalar_one_or_none()
     if current is not None and current.points_per_kg == points_per_kg:
         counts["unchanged"] += 1
         return
-    if current is not None and balance_of(AccountKind.POINTS_MINT) != 0:
+    if current is not None and mint.balance != 0:
         raise Conflict(
             "The conversion rate cannot change while points are outstanding.",
             code="rate_change_with_outstanding_points",

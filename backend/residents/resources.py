@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 from flask import request
@@ -119,6 +120,7 @@ def conversion(body):
     """Convert reductions to points at the platform rate (send an Idempotency-Key)."""
     p = current_principal()
     key = request.headers.get("Idempotency-Key") or uuid.uuid4().hex
+    digest = hashlib.sha256(key.encode()).hexdigest()
     return convert(
-        p.id, body["reductions_g"], idempotency_key=f"conversion:{p.id}:{key}", actor=p.actor
+        p.id, body["reductions_g"], idempotency_key=f"conversion:{p.id}:{digest}", actor=p.actor
     )
