@@ -44,14 +44,10 @@ import json
 import os
 import pstats
 import secrets
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -59,11 +55,18 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import requests
+from harness import (  # noqa: E402 - bench/ is the script's own folder
+    create_database,
+    drop_database,
+    free_port,
+    log,
+    start_gunicorn,
+    stop,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_BASE = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379")
 SCENARIO = "SIP-S-METRO"
 SH = ZoneInfo("Asia/Shanghai")
@@ -87,10 +90,6 @@ ACTIVITY_COLUMNS = (
 )
 METRO_G_PER_KM_X10 = 467  # baseline 60.0 - metro 13.3 = 46.7 g/km (catalogue)
 DAYS = 3  # the records of a resident are spread over the last DAYS Shanghai days
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
 # --- the data -----------------------------------------------------------------------
@@ -144,12 +143,6 @@ def local_session() -> requests.Session:
     return sess
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def pick_redis_db() -> tuple[str, object]:
     """A Redis database number of our own: the first empty one of 11, 12, 14, 15 (the
     tests use 13). Refuses to flush one holding someone else's keys."""
@@ -162,24 +155,11 @@ def pick_redis_db() -> tuple[str, object]:
     raise SystemExit("no empty Redis database among 11, 12, 14, 15")
 
 
-def create_database() -> tuple[str, str]:
-    name = f"sip_bench_ingest_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN.rsplit("/", 1)[0]
-    return name, f"{base}/{name}"
-
-
 def server_facts(pg_url: str) -> str:
     with psycopg.connect(pg_url) as conn:
         version = conn.execute("SHOW server_version").fetchone()[0].split()[0]
         autovacuum = conn.execute("SHOW autovacuum").fetchone()[0]
     return f"PostgreSQL {version} (autovacuum {autovacuum})"
-
-
-def drop_database(name: str) -> None:
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def prepare(app) -> dict:
@@ -232,52 +212,6 @@ def create_residents(pg_url: str, scenario_id: int, residents: int, pii_key: str
                 cp.write_row((user_id, scenario_id, f"r{n}", purposes, now))
         conn.commit()
         cur.execute("ANALYZE users; ANALYZE consents")
-
-
-def start_gunicorn(env: dict, port: int, workers: int, logfile: Path) -> subprocess.Popen:
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    out = logfile.open("wb")
-    proc = subprocess.Popen(
-        [
-            str(gunicorn),
-            "-w",
-            str(workers),
-            "-b",
-            f"127.0.0.1:{port}",
-            "--timeout",
-            "600",
-            "wsgi:app",
-        ],
-        cwd=str(ROOT),
-        env=env,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-    )
-    out.close()
-    deadline = time.monotonic() + 60
-    http = local_session()
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"gunicorn exited early; see {logfile}")
-        try:
-            if http.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok:
-                return proc
-        except requests.RequestException:
-            pass
-        time.sleep(0.3)
-    stop(proc)
-    raise SystemExit(f"gunicorn did not come up in 60 s; see {logfile}")
-
-
-def stop(proc: subprocess.Popen | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
 
 
 def operator_credentials(base: str) -> dict:
@@ -525,7 +459,7 @@ def main(argv: list[str] | None = None) -> int:
 
     load_before = os.getloadavg()[0]
     redis_url, redis_conn = pick_redis_db()
-    db_name, pg_url = create_database()
+    db_name, pg_url = create_database("ingest")
     sa_url = pg_url.replace("postgresql://", "postgresql+psycopg://", 1)
     # REDIS_URL is set (a Redis database of our own, flushed at the end) and NO worker runs
     # during the upload: the web process then only enqueues the accrual jobs its outbox

@@ -49,83 +49,27 @@ import multiprocessing
 import os
 import random
 import secrets
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
 import requests
+from harness import (  # noqa: E402 - bench/ is the script's own folder
+    create_database,
+    drop_database,
+    free_port,
+    log,
+    start_gunicorn,
+    stop,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 SETTLE_PRICE = 10
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def create_database() -> tuple[str, str]:
-    name = f"sip_bench_mall_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return name, f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"
-
-
-def drop_database(name: str) -> None:
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def start_gunicorn(env: dict, port: int, workers: int, logfile: Path) -> subprocess.Popen:
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    out = logfile.open("wb")
-    proc = subprocess.Popen(
-        [str(gunicorn), "-w", str(workers), "-b", f"127.0.0.1:{port}", "--timeout", "900"]
-        + ["wsgi:app"],
-        cwd=str(ROOT),
-        env=env,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-    )
-    out.close()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"gunicorn exited early; see {logfile}")
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok:
-                return proc
-        except requests.RequestException:
-            pass
-        time.sleep(0.3)
-    stop(proc)
-    raise SystemExit(f"gunicorn did not come up in 60 s; see {logfile}")
-
-
-def stop(proc: subprocess.Popen | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
 
 
 # --- setup --------------------------------------------------------------------------
@@ -473,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("every count must be at least 1")
 
     rnd = random.Random(20)
-    db_name, pg_url = create_database()
+    db_name, pg_url = create_database("mall")
     sa_url = pg_url.replace("postgresql://", "postgresql+psycopg://", 1)
     env = {
         **os.environ,

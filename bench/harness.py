@@ -1,0 +1,81 @@
+"""What the benchmarks share: a scratch PostgreSQL database, a gunicorn on a free
+loopback port, and a timestamped log line."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def create_database(prefix: str) -> tuple[str, str]:
+    """(name, libpq URL) of a new scratch database."""
+    name = f"sip_bench_{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return name, f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"
+
+
+def drop_database(name: str) -> None:
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def start_gunicorn(env: dict, port: int, workers: int, logfile: Path) -> subprocess.Popen:
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    out = logfile.open("wb")
+    proc = subprocess.Popen(
+        [str(gunicorn), "-w", str(workers), "-b", f"127.0.0.1:{port}", "--timeout", "900"]
+        + ["wsgi:app"],
+        cwd=str(ROOT),
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
+    out.close()
+    deadline = time.monotonic() + 60
+    http = requests.Session()
+    http.trust_env = False  # loopback only, never a proxy
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"gunicorn exited early; see {logfile}")
+        try:
+            if http.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok:
+                return proc
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    stop(proc)
+    raise SystemExit(f"gunicorn did not come up in 60 s; see {logfile}")
+
+
+def stop(proc: subprocess.Popen | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
