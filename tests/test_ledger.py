@@ -178,6 +178,7 @@ def test_concurrent_random_transfers_conserve_value(app, clean):
     for t in pool:
         t.join()
     assert not errors, errors[:3]
+    print(f"ledger race: {len(ok_keys)} moves posted, {len(refused)} refused, {threads} threads")
     assert len(ok_keys) > 100 and refused, (len(ok_keys), len(refused))
     with app.app_context():
         owned = db.session.execute(
