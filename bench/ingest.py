@@ -55,7 +55,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import requests
-from harness import (  # noqa: E402 - bench/ is the script's own folder
+from harness import (  # bench/ is the script's own folder, first on sys.path
     create_database,
     drop_database,
     free_port,
