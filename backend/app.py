@@ -1,4 +1,4 @@
-"""The app factory."""
+"""The app factory: settings, extensions, every blueprint, every job, the CLI."""
 
 from __future__ import annotations
 
@@ -23,12 +23,16 @@ def create_app(profile: str | None = None, overrides: dict | None = None) -> Fla
             app.config["RATELIMIT_STORAGE_URI"] = overrides["REDIS_URL"] or "memory://"
 
     from backend import (
+        cli,
         models,  # noqa: F401  (every table, for Alembic)
         request_log,
+        schedule,
         transaction,
     )
     from backend.db import db
     from backend.extensions import api, limiter, migrate
+    from backend.health import blp as health
+    from jobs import install, relay
 
     request_log.init_app(app)
     db.init_app(app)
@@ -45,25 +49,25 @@ def create_app(profile: str | None = None, overrides: dict | None = None) -> Fla
         },
     )
     transaction.init_app(app)
-
-    from backend.health import blp as health
+    install(app, schedule.EVERY_JOB, schedule.PERIODIC)
+    transaction.after_commit(app, relay.flush_if_pending)
 
     app.register_blueprint(health)
     for blueprint in _api_blueprints():
         api.register_blueprint(blueprint)
-
-    from backend import cli
-
     cli.init_app(app)
     return app
 
 
-def _api_blueprints():
-    from backend.admin.resources import blp as admin
-    from backend.auth.resources import blp as auth
-    from backend.operators.resources import blp as operator
-    from backend.public.resources import blp as public
-    from backend.residents.resources import blp as me
-    from mall.resources import blueprints as mall_blueprints
+def _api_blueprints() -> list:
+    from backend.activity import resources as activity
+    from backend.auth import resources as auth
+    from backend.points import resources as points
+    from backend.public import resources as public
+    from backend.reconciliation import resources as reconciliation
+    from backend.registry import resources as registry
+    from backend.residents import resources as residents
+    from mall import resources as mall
 
-    return [auth, admin, public, operator, me, *mall_blueprints]
+    features = (auth, registry, public, activity, residents, points, mall, reconciliation)
+    return [blp for feature in features for blp in feature.blueprints]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
+import sys
 from pathlib import Path
 
 import click
@@ -20,7 +20,7 @@ def init_app(app: Flask) -> None:
     @click.option("--roles", default="admin", show_default=True, help="comma-separated")
     def create_staff(login: str, password: str, roles: str):
         """Create a service-centre staff account."""
-        from backend.auth.services import create_login_user
+        from backend.auth.users import create_login_user
         from backend.errors import ApiError
 
         if len(password) < 8:
@@ -56,29 +56,20 @@ def init_app(app: Flask) -> None:
     @click.option("--cron/--no-cron", default=True, help="also run the periodic scheduler")
     @click.option("--burst", is_flag=True, help="stop when the queues are empty")
     def worker(queues: str | None, cron: bool, burst: bool):
-        """An RQ worker for the app's queues, with RQ's scheduler and the periodic jobs."""
-        from redis import Redis
-        from rq import Queue, Worker
+        """An RQ worker for the app's queues, with RQ's scheduler and (unless --no-cron)
+        the periodic jobs; it waits for Redis and survives its outages."""
+        from jobs import worker as rq_worker
 
-        import jobs
-
-        url = current_app.config.get("REDIS_URL")
-        if not url:
-            raise click.ClickException("REDIS_URL is not set: jobs run in-process")
-        conn = Redis.from_url(url)
-        names = queues.split(",") if queues else list(jobs.QUEUES)
-        cron_proc = None
-        if cron:
-            cron_proc = multiprocessing.get_context("spawn").Process(
-                target=_run_cron, args=(url,), daemon=True
-            )
-            cron_proc.start()
         try:
-            w = Worker([Queue(n, connection=conn) for n in names], connection=conn)
-            w.work(with_scheduler=True, burst=burst)
-        finally:
-            if cron_proc is not None:
-                cron_proc.terminate()
+            code = rq_worker.run(
+                current_app._get_current_object(),
+                queues=queues.split(",") if queues else None,
+                cron=cron,
+                burst=burst,
+            )
+        except (RuntimeError, ValueError) as err:
+            raise click.ClickException(str(err)) from err
+        sys.exit(code)
 
     @app.cli.command("demo")
     def demo():
@@ -88,14 +79,3 @@ def init_app(app: Flask) -> None:
         for line in load_demo():
             click.echo(line)
         db.session.commit()
-
-
-def _run_cron(url: str) -> None:
-    from redis import Redis
-    from rq.cron import CronScheduler
-
-    from jobs.schedule import register_cron
-
-    cron = CronScheduler(connection=Redis.from_url(url), name="sip-carbon-points")
-    register_cron(cron)
-    cron.start()

@@ -7,6 +7,7 @@ commits once, then runs side effects.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 
 from flask_sqlalchemy import SQLAlchemy
@@ -79,6 +80,20 @@ def storable(text_value: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def nul_fields(value, path: tuple[str, ...] = ()) -> Iterator[str]:
+    """The dotted paths of the strings in decoded JSON `value` that no text column can
+    hold (a NUL, or a lone surrogate that is not UTF-8)."""
+    if isinstance(value, str):
+        if not storable(value):
+            yield ".".join(path) or "_schema"
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from nul_fields(item, (*path, str(key)))
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            yield from nul_fields(item, (*path, str(i)))
 
 
 def utcnow() -> datetime:

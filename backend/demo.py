@@ -7,7 +7,7 @@ import json
 
 from sqlalchemy import select
 
-from backend.auth import services as auth
+from backend.auth import users as auth
 from backend.auth.models import OperatorClient, User
 from backend.auth.phones import phone_hash
 from backend.auth.tokens import sha256

@@ -1,4 +1,5 @@
-"""/healthz (the process is up) and /readyz (the database and, where set, Redis answer)."""
+"""/healthz (the process is up) and /readyz (the database answers; where Redis is set, it
+answers and a periodic scheduler has sent a heartbeat in the last two minutes)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from sqlalchemy import text
 
 from backend.db import db
 from backend.errors import problem
+from jobs.relay import redis_connection
+from jobs.worker import scheduler_alive
 
 blp = Blueprint("health", __name__)
 
@@ -25,11 +28,11 @@ def readyz():
     except Exception:  # noqa: BLE001 - any failure means not ready
         checks["database"] = "down"
     if current_app.config.get("REDIS_URL"):
-        from jobs.relay import redis_connection
-
         try:
-            redis_connection().ping()
+            conn = redis_connection()
+            conn.ping()
             checks["redis"] = "ok"
+            checks["scheduler"] = "ok" if scheduler_alive(conn) else "down"
         except Exception:  # noqa: BLE001
             checks["redis"] = "down"
     if all(v == "ok" for v in checks.values()):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterator, Mapping
+import functools
 from datetime import UTC, timedelta, timezone
 
 import marshmallow as ma
@@ -20,13 +20,15 @@ from sqlalchemy import Select
 from webargs.flaskparser import FlaskParser
 from werkzeug.routing import IntegerConverter, UnicodeConverter, ValidationError
 
-from backend.db import db, storable
+from backend.db import db, nul_fields, storable
 from backend.errors import ApiError, from_http_exception
 
 # China Standard Time. Not the Asia/Shanghai zone: for old dates that gives local mean
 # time (+08:05:43) or the summer time of 1986-91 (+09:00), and responses are +08:00.
 CHINA = timezone(timedelta(hours=8), "CST")
 MAX_ID = 2**63 - 1  # ids are 64-bit in the database
+# An id argument: a larger one is refused (422), never a 500.
+ID = ma.validate.Range(min=1, max=MAX_ID)
 
 
 class LocalDateTime(ma.fields.DateTime):
@@ -79,20 +81,6 @@ class Api(_Api):
         return from_http_exception(error)
 
 
-def nul_fields(value, path: tuple[str, ...] = ()) -> Iterator[str]:
-    """The dotted paths of the strings in decoded JSON `value` that no text column can
-    hold (a NUL, or a lone surrogate that is not UTF-8)."""
-    if isinstance(value, str):
-        if not storable(value):
-            yield ".".join(path) or "_schema"
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            yield from nul_fields(item, (*path, str(key)))
-    elif isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            yield from nul_fields(item, (*path, str(i)))
-
-
 class Parser(FlaskParser):
     """Refuses NUL characters in any argument (422): no text column of PostgreSQL can
     hold one, so letting one through turns bad input into a 500."""
@@ -107,9 +95,23 @@ class Parser(FlaskParser):
 
 
 class Blueprint(_Blueprint):
-    """Project blueprint: arguments parsed by `Parser`."""
+    """Project blueprint: arguments parsed by `Parser`; lists as cursor pages."""
 
     ARGUMENTS_PARSER = Parser()
+
+    @staticmethod
+    def cursor_page(key, *, scalars: bool = True):
+        """The view returns a `Select` (built by the rules); this answers one keyset page
+        of it over `key`, newest first. Put it right above the view function."""
+
+        def decorator(fn):
+            @functools.wraps(fn)
+            def wrapper(args, *a, **kw):
+                return cursor_page(fn(args, *a, **kw), key, args, scalars=scalars)
+
+            return wrapper
+
+        return decorator
 
 
 class PageArgs(ma.Schema):

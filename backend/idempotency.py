@@ -124,6 +124,15 @@ def _release(claim: tuple) -> None:
         )
 
 
+def request_token() -> str:
+    """A name for this request that its retries share, for a ledger key: derived from
+    the caller and its `Idempotency-Key`, or fresh when the request has none."""
+    key = request.headers.get(HEADER)
+    if key is None:
+        return uuid.uuid4().hex
+    return hashlib.sha256(f"{current_principal().actor}\n{key}".encode()).hexdigest()
+
+
 def release_unfinished() -> None:
     """Called by the request wrapper when the commit fails: the claim must not linger."""
     claim = g.pop("idempotency_claim", None)

@@ -5,10 +5,11 @@ from backend.activity.models import Activity, BindToken, Consent, UploadBatch  #
 from backend.auth.models import OperatorClient, RefreshToken, User  # noqa: F401
 from backend.idempotency import IdempotencyKey  # noqa: F401
 from backend.ledger.models import Account, JournalEntry, Posting  # noqa: F401
-from backend.outbox import OutboxMessage  # noqa: F401
+from backend.reconciliation.models import ReconciliationReport  # noqa: F401
 from backend.registry.models import (  # noqa: F401
     ConversionRule,
     Methodology,
     Organization,
     Scenario,
 )
+from jobs.outbox import OutboxMessage  # noqa: F401

@@ -1,11 +1,13 @@
 """One transaction per request: commit once after a successful view, roll back after an
-error, and only then run side effects (the outbox relay)."""
+error, and only then run side effects: the after-commit hooks (`after_commit`; the app
+factory hangs the outbox relay there)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
-from flask import Flask, Response, g
+from flask import Flask, Response, current_app, g
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from backend.db import db
@@ -28,6 +30,18 @@ def _conflict_answer(exc: DBAPIError) -> Response | None:
     return None
 
 
+def after_commit(app: Flask, hook: Callable[[], object]) -> None:
+    """Run `hook` after every request whose transaction committed."""
+    app.extensions.setdefault("after_commit", []).append(hook)
+
+
+def run_after_commit_hooks() -> None:
+    """Called once a transaction committed (by the request wrapper, and by the job
+    runner after a job)."""
+    for hook in current_app.extensions.get("after_commit", ()):
+        hook()
+
+
 def init_app(app: Flask) -> None:
     @app.after_request
     def _finish(response: Response) -> Response:
@@ -44,10 +58,7 @@ def init_app(app: Flask) -> None:
                 raise
             return answer
         g.pop("idempotency_claim", None)
-        if db.session.info.get("outbox_dirty"):
-            from jobs import relay
-
-            relay.flush()
+        run_after_commit_hooks()
         return response
 
     @app.errorhandler(DBAPIError)

@@ -15,7 +15,7 @@ What it does, in order:
    port, creates an operator client for SIP-S-METRO over HTTP, and uploads the records
    in batches of 10,000 from 2 client threads (`requests`), wall clock timed, checking
    every answer (all results there, all accepted on the first pass);
-4. times accrual in-process (`jobs.activity.accrue` inside `create_app()`), then checks
+4. times accrual in-process (`backend.activity.accrual.accrue` inside `create_app()`), then checks
    that every activity is credited, the books balance (`backend.ledger.invariants`) and
    the residents' points equal the credited grams (auto-convert on, 1 point per g), and
    that the credited grams equal min(daily cap, day's reductions) summed per resident-day;
@@ -167,7 +167,7 @@ def prepare(app) -> dict:
     from flask_migrate import upgrade
     from sqlalchemy import select
 
-    from backend.auth.services import create_login_user
+    from backend.auth.users import create_login_user
     from backend.db import db
     from backend.registry.catalogue import load
     from backend.registry.models import Scenario
@@ -185,7 +185,7 @@ def prepare(app) -> dict:
 
 def create_residents(pg_url: str, scenario_id: int, residents: int, pii_key: str) -> None:
     """Residents and consents straight into the database (see the module docstring)."""
-    from backend.activity.consents import PURPOSES
+    from backend.activity.consent import PURPOSES
     from backend.auth.passwords import hash_password
 
     pw_hash = hash_password("resident-pass")  # one argon2 hash for everyone
@@ -291,7 +291,7 @@ def upload_all(base: str, creds: dict, bodies: list[bytes], sizes: list[int], cl
 
 def run_accrual(app) -> tuple[float, dict]:
     """The accrual job's own code, in-process, one transaction per chunk."""
-    from jobs.activity import accrue
+    from backend.activity.accrual import accrue
 
     with app.app_context():
         t0 = time.perf_counter()
@@ -512,7 +512,7 @@ def main(argv: list[str] | None = None) -> int:
         gunicorn = None
         queued = redis_conn.llen("rq:queue:accrual")
 
-        log("accrual (in-process, jobs.activity.accrue) ...")
+        log("accrual (in-process, backend.activity.accrual.accrue) ...")
         accrue_s, totals = run_accrual(app)
         log(f"accrual done in {accrue_s:.1f} s: {totals}")
         checked = verify(app, records, scenario["cap"])

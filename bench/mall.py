@@ -79,7 +79,7 @@ def prepare(app) -> int:
     """Migrate, load the catalogue, create a staff account; returns its id."""
     from flask_migrate import upgrade
 
-    from backend.auth.services import create_login_user
+    from backend.auth.users import create_login_user
     from backend.db import db
     from backend.registry.catalogue import load
 
@@ -132,8 +132,8 @@ def give_points(app, user_ids: list[int], points: int) -> None:
     from backend.db import db
     from backend.ledger import AccountKind, Leg, account_for, post
     from backend.points.conversion import convert
-    from backend.registry.conversion import current_rate
     from backend.registry.models import Scenario
+    from backend.registry.rate import current_rate
 
     with app.app_context():
         taken, grams = current_rate().points_to_grams(points)
@@ -150,14 +150,14 @@ def give_points(app, user_ids: list[int], points: int) -> None:
                 ref_type="bench",
                 ref_id=user_id,
             )
-            convert(user_id, grams, idempotency_key=f"bench-convert:{user_id}", actor="bench")
+            convert(user_id, grams, request=f"bench-convert:{user_id}", actor="bench")
             db.session.commit()
         db.session.remove()
 
 
 def create_merchants(app, n: int, items_per: int, rnd: random.Random) -> list[dict]:
     """Merchants (organisations + one till login each) and their items, in-process."""
-    from backend.auth.services import create_login_user
+    from backend.auth.users import create_login_user
     from backend.db import db
     from backend.registry.credit_code import check_char
     from backend.registry.models import Organization
@@ -194,7 +194,7 @@ def create_merchants(app, n: int, items_per: int, rnd: random.Random) -> list[di
 
 def tokens(app, kind: str, ids: list[int], org_ids: list[int] | None = None) -> list[str]:
     from backend.auth.tokens import Principal, issue_access
-    from backend.runtime import token_config
+    from backend.auth.tokens import config_from_app as token_config
 
     with app.app_context():
         cfg = token_config()
@@ -263,7 +263,7 @@ def seed_fulfilled(app, pg_url: str, residents: list[int], n: int) -> dict:
     """`n` fulfilled orders of a new merchant, with their hold and redemption entries
     and postings written set-based, as `mall.orders.place` and `mall.redemption.redeem`
     would have (keys, kinds, refs, running balances)."""
-    from backend.auth.services import create_login_user
+    from backend.auth.users import create_login_user
     from backend.db import db
     from backend.ledger import AccountKind, account_for
     from backend.registry.credit_code import check_char
@@ -385,8 +385,8 @@ def ledger_size(pg_url: str) -> tuple[int, int, int]:
 
 
 def reconcile(app) -> tuple[float, dict]:
-    from backend import reconciliation
     from backend.db import db
+    from backend.reconciliation import report as reconciliation
 
     with app.app_context():
         t0 = time.perf_counter()

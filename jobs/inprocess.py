@@ -9,28 +9,28 @@ import time
 
 from flask import Flask
 
-from jobs.schedule import PERIODIC
+from jobs import registry_of
+from jobs.runner import execute
 
 log = logging.getLogger("jobs.inprocess")
 
 
 def start(app: Flask, tick: float = 5.0) -> threading.Thread:
-    def loop():
-        import jobs
-        from jobs.runner import execute
+    periodic = registry_of(app).periodic
 
-        jobs.load_all()
+    def loop():
         last: dict[str, float] = {}
         while True:
             now = time.monotonic()
-            for p in PERIODIC:
-                if p.job in jobs.REGISTRY and now - last.get(p.job, 0) >= p.every_seconds:
-                    last[p.job] = now
+            for p in periodic:
+                name = p.spec.name
+                if now - last.get(name, 0) >= p.every_seconds:
+                    last[name] = now
                     with app.app_context():
                         try:
-                            execute(p.job, {})
+                            execute(name, {})
                         except Exception:
-                            log.exception("periodic job failed", extra={"job": p.job})
+                            log.exception("periodic job failed", extra={"fields": {"job": name}})
             time.sleep(tick)
 
     thread = threading.Thread(target=loop, name="inprocess-scheduler", daemon=True)

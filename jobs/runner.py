@@ -1,52 +1,40 @@
-"""Runs a registered job inside the app, as one transaction, then relays the jobs it
-asked for. RQ calls `execute`; the in-process relay calls it too."""
+"""Runs an installed job inside the app that installed it, as one transaction, then
+runs the after-commit hooks (the relay sends the jobs it asked for). RQ calls `execute`
+in a worker's work horse (the worker, `jobs.worker`, is handed its app and runs every
+job in that app's context); the in-process relay and scheduler call it in the web
+process's app context."""
 
 from __future__ import annotations
 
 import logging
-import os
 
-from flask import Flask, current_app, has_app_context
+from flask import current_app, has_app_context
 
 from backend.db import db
+from backend.transaction import run_after_commit_hooks
+from jobs import registry_of
 
 log = logging.getLogger("jobs")
-_app: Flask | None = None
-_pid: int | None = None
-
-
-def _ensure_app() -> Flask:
-    global _app
-    if has_app_context():
-        return current_app._get_current_object()
-    if _app is None:
-        from backend.app import create_app
-
-        _app = create_app()
-    return _app
 
 
 def execute(name: str, kwargs: dict | None = None):
-    """Entry point for RQ (`jobs.runner.execute`)."""
-    global _pid
-    import jobs
+    """Run the job `name` with `kwargs`, commit, then relay what it asked for."""
+    if not has_app_context():
+        raise RuntimeError("jobs run inside their app: start workers with `flask worker`")
+    spec = registry_of(current_app).get(name)
+    try:
+        result = spec.func(**(kwargs or {}))
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        log.exception("job failed", extra={"fields": {"job": name}})
+        raise
+    run_after_commit_hooks()  # the relay sends the jobs this one asked for
+    return result
 
-    jobs.load_all()
-    spec = jobs.REGISTRY[name]
-    app = _ensure_app()
-    with app.app_context():
-        if _pid != os.getpid():
-            # A forked work horse must not share pooled connections with its parent.
-            db.engine.dispose(close=False)
-            _pid = os.getpid()
-        try:
-            result = spec.func(**(kwargs or {}))
-            db.session.commit()
-        except Exception:
-            db.session.rollback()
-            log.exception("job failed", extra={"job": name})
-            raise
-        from jobs import relay
 
-        relay.flush()
-        return result
+def run(func, **kwargs):
+    """Run the `@job` function `func` now, as `execute` would (tests, CLI)."""
+    from jobs import spec_of
+
+    return execute(spec_of(func).name, kwargs)

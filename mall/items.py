@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import selectinload
 
 from backend.db import db, utcnow
@@ -41,6 +41,30 @@ def create(merchant_id: int, fields: dict) -> Item:
     db.session.add(item)
     db.session.flush()
     return item
+
+
+def in_window(now: datetime):
+    """SQL: the item's valid window holds `now` (the one definition of the window)."""
+    return and_(
+        or_(Item.valid_from.is_(None), Item.valid_from <= now),
+        or_(Item.valid_until.is_(None), Item.valid_until > now),
+    )
+
+
+def on_sale(now: datetime):
+    """SQL: residents can order the item now: active and inside its valid window."""
+    return and_(Item.active.is_(True), in_window(now))
+
+
+def lock_for_order(item_id: int, now: datetime) -> tuple[Item, bool] | None:
+    """The item, locked until commit, and whether its window holds `now`."""
+    row = db.session.execute(
+        select(Item, in_window(now).label("in_window"))
+        .where(Item.id == item_id)
+        .with_for_update(of=Item)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    return None if row is None else (row[0], bool(row[1]))
 
 
 def lock(item_id: int) -> Item | None:
@@ -91,15 +115,7 @@ def on_sale_query(merchant_id: int | None = None, now: datetime | None = None) -
     """Items residents can order now: active and inside their valid window (sold-out
     items stay listed, with `stock_left` 0)."""
     now = now or utcnow()
-    stmt = (
-        select(Item)
-        .where(
-            Item.active.is_(True),
-            or_(Item.valid_from.is_(None), Item.valid_from <= now),
-            or_(Item.valid_until.is_(None), Item.valid_until > now),
-        )
-        .options(selectinload(Item.merchant))
-    )
+    stmt = select(Item).where(on_sale(now)).options(selectinload(Item.merchant))
     if merchant_id is not None:
         stmt = stmt.where(Item.merchant_id == merchant_id)
     return stmt

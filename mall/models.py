@@ -1,4 +1,4 @@
-"""Mall tables: items, orders, settlement batches and stored reconciliation reports.
+"""Mall tables: items, orders and settlement batches.
 
 The database guards what must never happen whatever the code does: stock below zero, a
 redemption code used twice, an order in two batches (one nullable `settlement_id`
@@ -6,13 +6,11 @@ column), a settled order that is not fulfilled, a non-positive price."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlalchemy import (
-    JSON,
     Boolean,
     CheckConstraint,
-    Date,
     ForeignKey,
     Index,
     Integer,
@@ -140,17 +138,3 @@ class SettlementBatch(db.Model):
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-
-class ReconciliationReport(db.Model):
-    """A stored reconciliation report: one per Asia/Shanghai day (a re-run that day
-    replaces it)."""
-
-    __tablename__ = "reconciliation_reports"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    day: Mapped[date] = mapped_column(Date, unique=True)
-    as_of: Mapped[datetime] = mapped_column(UTCDateTime())
-    ok: Mapped[bool] = mapped_column(Boolean)
-    report: Mapped[dict] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,8 +1,7 @@
 """Orders: placing (points into escrow, one unit of stock, a redemption code, all in one
 transaction), cancelling and expiring (points back, stock back).
 
-Escrow: one `ORDER_ESCROW` account per merchant (owner = the merchant's organisation
-id), so orders at different merchants never wait on one escrow row.
+The points move through the merchant's escrow (`mall.escrow`).
 
 Lock order, the same in every transaction of the mall, so none deadlocks: order rows,
 then item rows, then ledger accounts (system accounts, then owned, each by id; see
@@ -19,8 +18,10 @@ from sqlalchemy.orm import selectinload
 
 from backend.db import db, utcnow
 from backend.errors import Conflict, NotFound
-from backend.ledger import Account, AccountKind, InsufficientBalance, Leg, account_for, post
+from backend.ledger import Account, AccountKind, InsufficientBalance, account_for
 from backend.runtime import setting
+from jobs import job
+from mall import escrow
 from mall import items as items_service
 from mall.models import Item, Order
 from mall.qr import new_code
@@ -73,22 +74,17 @@ def state_conflict(status: str) -> Conflict:
     }.get(status, Conflict(f"The order is {status}.", code="not_pending"))
 
 
-def escrow(merchant_id: int) -> Account:
-    return account_for(AccountKind.ORDER_ESCROW, merchant_id)
-
-
 def place(user_id: int, item_id: int, *, actor: str, now: datetime | None = None) -> Order:
     """Order one unit of `item_id` for the resident: lock the item, check it is on sale,
     in stock and under the resident's limit, take a unit, and hold the price in escrow."""
     now = now or utcnow()
-    item = items_service.lock(item_id)
-    if item is None:
+    locked = items_service.lock_for_order(item_id, now)
+    if locked is None:
         raise items_service.ItemNotFound("No such item.")
+    item, in_window = locked
     if not item.active:
         raise ItemInactive("The item is not on sale.")
-    if (item.valid_from is not None and now < item.valid_from) or (
-        item.valid_until is not None and now >= item.valid_until
-    ):
+    if not in_window:
         raise NotOnSale("The item is not on sale at this time.")
     if item.stock is not None and item.stock <= 0:
         raise OutOfStock("The item is sold out.")
@@ -119,18 +115,7 @@ def place(user_id: int, item_id: int, *, actor: str, now: datetime | None = None
         item.stock = item.stock - 1
     db.session.flush()
     try:
-        post(
-            kind="order_hold",
-            idempotency_key=f"order:{order.id}:hold",
-            legs=[
-                Leg(account_for(AccountKind.RESIDENT_POINTS, user_id), -order.points),
-                Leg(escrow(item.merchant_id), order.points),
-            ],
-            ref_type="order",
-            ref_id=order.id,
-            actor=actor,
-            memo=f"hold for item {item.id}",
-        )
+        escrow.hold(order, actor=actor, memo=f"hold for item {item.id}")
     except InsufficientBalance as exc:
         raise InsufficientPoints(
             f"The item costs {order.points} points.", extra={"points_price": order.points}
@@ -147,18 +132,7 @@ def _refund(row, *, kind: str, actor: str) -> None:
         .values(stock=Item.stock + 1)
         .execution_options(synchronize_session=False)
     )
-    post(
-        kind="order_refund",
-        idempotency_key=f"order:{row.id}:refund",
-        legs=[
-            Leg(escrow(row.merchant_id), -row.points),
-            Leg(account_for(AccountKind.RESIDENT_POINTS, row.user_id), row.points),
-        ],
-        ref_type="order",
-        ref_id=row.id,
-        actor=actor,
-        memo=f"order {kind}",
-    )
+    escrow.refund(row, actor=actor, memo=f"order {kind}")
 
 
 _CLOSED_COLUMNS = (Order.id, Order.user_id, Order.item_id, Order.merchant_id, Order.points)
@@ -221,7 +195,7 @@ def expire_due(now: datetime | None = None, limit: int = 1000) -> Expired:
     db.session.execute(
         select(Item.id).where(Item.id.in_(item_ids)).order_by(Item.id).with_for_update()
     ).all()
-    escrows = [escrow(m) for m in sorted({r.merchant_id for r in rows})]
+    escrows = [escrow.escrow(m) for m in sorted({r.merchant_id for r in rows})]
     residents = [account_for(AccountKind.RESIDENT_POINTS, u) for u in {r.user_id for r in rows}]
     for group in (escrows, residents):
         db.session.execute(
@@ -259,3 +233,10 @@ def merchant_query(merchant_id: int, status: str | None = None) -> Select:
     if status:
         stmt = stmt.where(Order.status == status)
     return stmt
+
+
+@job(queue="mall", timeout=300)
+def expire_orders(limit: int = 1000) -> dict:
+    """Expire pending orders past their time (points back, stock back)."""
+    done = expire_due(limit=limit)
+    return {"expired": done.orders, "points": done.points}

@@ -14,9 +14,9 @@ from sqlalchemy import select, update
 
 from backend.db import db, utcnow
 from backend.errors import NotFound
-from backend.ledger import AccountKind, Leg, account_for, post
+from mall import escrow
 from mall.models import Order
-from mall.orders import OrderExpired, escrow, state_conflict
+from mall.orders import OrderExpired, state_conflict
 from mall.qr import normalize
 
 
@@ -53,7 +53,7 @@ def redeem(merchant_id: int, raw_code: str, *, staff_user_id: int, actor: str) -
         update(Order)
         .where(Order.id == found.id, Order.status == "pending", Order.expires_at > now)
         .values(status="fulfilled", fulfilled_at=now, redeemed_by=staff_user_id)
-        .returning(Order.id, Order.item_id, Order.points, Order.merchant_id)
+        .returning(Order.id, Order.item_id, Order.points, Order.merchant_id, Order.user_id)
         .execution_options(synchronize_session=False)
     ).one_or_none()
     if row is None:  # another till, a cancel or the expiry job won the race
@@ -61,16 +61,5 @@ def redeem(merchant_id: int, raw_code: str, *, staff_user_id: int, actor: str) -
         if status == "pending":
             raise OrderExpired("The order has expired.")
         raise state_conflict(status)
-    post(
-        kind="order_redeem",
-        idempotency_key=f"order:{row.id}:redeem",
-        legs=[
-            Leg(escrow(row.merchant_id), -row.points),
-            Leg(account_for(AccountKind.MERCHANT_POINTS, row.merchant_id), row.points),
-        ],
-        ref_type="order",
-        ref_id=row.id,
-        actor=actor,
-        memo=f"redeemed item {row.item_id}",
-    )
+    escrow.release(row, actor=actor, memo=f"redeemed item {row.item_id}")
     return Redeemed(row.id, row.item_id, row.points, "fulfilled", now)

@@ -1,41 +1,33 @@
 """HTTP resources of the mall (residents), merchants (their staff) and staff's
-settlements and reconciliation. HTTP in and out only: the rules are in mall/*."""
+settlements. HTTP in and out only: the rules are in mall/*."""
 
 from __future__ import annotations
 
 from flask import Response
 
-from backend import reconciliation
 from backend.auth.guards import BEARER, current_principal, require
-from backend.db import db
-from backend.errors import NotFound
-from backend.http import Blueprint, PageArgs, cursor_page, page_schema
+from backend.http import Blueprint, page_schema
 from backend.idempotency import idempotent
-from backend.ledger import AccountKind, balance_of
-from mall import items, orders, redemption, settlement
+from mall import balances, items, orders, redemption, settlement
 from mall import schemas as s
-from mall.models import Item, Order, ReconciliationReport, SettlementBatch
+from mall.models import Item, Order, SettlementBatch
 from mall.qr import qr_png
 
 mall = Blueprint("mall", __name__, url_prefix="/api/v1/mall", description="Points mall")
 merchant = Blueprint(
     "merchant", __name__, url_prefix="/api/v1/merchant", description="Merchants' staff"
 )
-admin_mall = Blueprint(
-    "admin_mall",
-    __name__,
-    url_prefix="/api/v1/admin",
-    description="Staff: settlements and reconciliation",
+staff = Blueprint(
+    "staff_settlements", __name__, url_prefix="/api/v1/admin", description="Staff: settlements"
 )
 
-blueprints: list = [mall, merchant, admin_mall]
+blueprints = [mall, merchant, staff]
 
 ItemPage = page_schema(s.ItemOut, "ItemPage")
 MerchantItemPage = page_schema(s.MerchantItemOut, "MerchantItemPage")
 OrderPage = page_schema(s.OrderOut, "OrderPage")
 MerchantOrderPage = page_schema(s.MerchantOrderOut, "MerchantOrderPage")
 SettlementPage = page_schema(s.SettlementOut, "SettlementPage")
-StoredReportPage = page_schema(s.StoredReportOut, "StoredReportPage")
 
 FINANCE = ("finance",)
 PNG = {200: {"description": "A PNG image", "content": {"image/png": {}}}}
@@ -59,9 +51,10 @@ def _actor() -> str:
 @mall.route("/items", methods=["GET"])
 @mall.arguments(s.ItemQuery, location="query")
 @mall.response(200, ItemPage)
+@mall.cursor_page(Item.id)
 def list_items(args):
     """Items on sale now (anyone): active and inside their valid window."""
-    return cursor_page(items.on_sale_query(args.get("merchant_id")), Item.id, args)
+    return items.on_sale_query(args.get("merchant_id"))
 
 
 @mall.route("/items/<int:item_id>", methods=["GET"])
@@ -94,9 +87,10 @@ def place_order(body):
 @require("resident")
 @mall.arguments(s.OrderQuery, location="query")
 @mall.response(200, OrderPage)
+@mall.cursor_page(Order.id)
 def list_orders(args):
     """The resident's own orders, newest first."""
-    return cursor_page(orders.resident_query(_me(), args.get("status")), Order.id, args)
+    return orders.resident_query(_me(), args.get("status"))
 
 
 @mall.route("/orders/<int:order_id>", methods=["GET"])
@@ -152,9 +146,10 @@ def create_item(body):
 @require("merchant")
 @merchant.arguments(s.MerchantItemQuery, location="query")
 @merchant.response(200, MerchantItemPage)
+@merchant.cursor_page(Item.id)
 def list_own_items(args):
     """The merchant's own items, active or not."""
-    return cursor_page(items.merchant_query(_org(), args.get("active")), Item.id, args)
+    return items.merchant_query(_org(), args.get("active"))
 
 
 @merchant.route("/items/<int:item_id>", methods=["GET"])
@@ -184,9 +179,10 @@ def update_item(body, item_id):
 @require("merchant")
 @merchant.arguments(s.OrderQuery, location="query")
 @merchant.response(200, MerchantOrderPage)
+@merchant.cursor_page(Order.id)
 def list_merchant_orders(args):
     """Orders of the merchant's items (no codes, no residents)."""
-    return cursor_page(orders.merchant_query(_org(), args.get("status")), Order.id, args)
+    return orders.merchant_query(_org(), args.get("status"))
 
 
 @merchant.route("/redemptions", methods=["POST"])
@@ -211,12 +207,7 @@ def redeem(body):
 def balance():
     """The merchant's points (redeemed, not yet settled), reductions, and the points
     held for its pending orders."""
-    org = _org()
-    return {
-        "points": balance_of(AccountKind.MERCHANT_POINTS, org),
-        "reductions_g": balance_of(AccountKind.ORG_REDUCTIONS, org),
-        "escrow_points": balance_of(AccountKind.ORDER_ESCROW, org),
-    }
+    return balances.of_merchant(_org())
 
 
 @merchant.route("/settlements", methods=["POST"])
@@ -236,10 +227,10 @@ def apply_settlement():
 @require("merchant")
 @merchant.arguments(s.SettlementQuery, location="query")
 @merchant.response(200, SettlementPage)
+@merchant.cursor_page(SettlementBatch.id)
 def list_own_settlements(args):
     """The merchant's settlement batches."""
-    stmt = settlement.query(_org(), args.get("status"))
-    return cursor_page(stmt, SettlementBatch.id, args)
+    return settlement.query(_org(), args.get("status"))
 
 
 @merchant.route("/settlements/<int:batch_id>", methods=["GET"])
@@ -255,81 +246,47 @@ def get_own_settlement(batch_id):
 # --- staff ------------------------------------------------------------------------
 
 
-@admin_mall.route("/settlements", methods=["GET"])
-@admin_mall.doc(security=BEARER)
+@staff.route("/settlements", methods=["GET"])
+@staff.doc(security=BEARER)
 @require("staff")
-@admin_mall.arguments(s.AdminSettlementQuery, location="query")
-@admin_mall.response(200, SettlementPage)
+@staff.arguments(s.AdminSettlementQuery, location="query")
+@staff.response(200, SettlementPage)
+@staff.cursor_page(SettlementBatch.id)
 def list_settlements(args):
     """Settlement batches, by status or merchant."""
-    stmt = settlement.query(args.get("merchant_id"), args.get("status"))
-    return cursor_page(stmt, SettlementBatch.id, args)
+    return settlement.query(args.get("merchant_id"), args.get("status"))
 
 
-@admin_mall.route("/settlements/<int:batch_id>", methods=["GET"])
-@admin_mall.doc(security=BEARER)
+@staff.route("/settlements/<int:batch_id>", methods=["GET"])
+@staff.doc(security=BEARER)
 @require("staff")
-@admin_mall.response(200, s.SettlementOut)
-@admin_mall.alt_response(404, description="settlement_not_found")
+@staff.response(200, s.SettlementOut)
+@staff.alt_response(404, description="settlement_not_found")
 def get_settlement(batch_id):
     """One settlement batch."""
     return settlement.get(batch_id)
 
 
-@admin_mall.route("/settlements/<int:batch_id>/approve", methods=["POST"])
-@admin_mall.doc(security=BEARER)
+@staff.route("/settlements/<int:batch_id>/approve", methods=["POST"])
+@staff.doc(security=BEARER)
 @require("staff", roles=FINANCE)
 @idempotent
-@admin_mall.response(202, s.SettlementOut)
-@admin_mall.alt_response(409, description="already_approved")
-@admin_mall.alt_response(404, description="settlement_not_found")
+@staff.response(202, s.SettlementOut)
+@staff.alt_response(409, description="already_approved")
+@staff.alt_response(404, description="settlement_not_found")
 def approve_settlement(batch_id):
     """Approve a pending batch (staff with the `finance` or `admin` role); a job posts
     it and it ends `settled`. Approving it again moves nothing (409 already_approved)."""
     return settlement.approve(batch_id, actor=_actor())
 
 
-@admin_mall.route("/settlements/<int:batch_id>/retry", methods=["POST"])
-@admin_mall.doc(security=BEARER)
+@staff.route("/settlements/<int:batch_id>/retry", methods=["POST"])
+@staff.doc(security=BEARER)
 @require("staff", roles=FINANCE)
 @idempotent
-@admin_mall.response(202, s.SettlementOut)
-@admin_mall.alt_response(409, description="not_failed")
-@admin_mall.alt_response(404, description="settlement_not_found")
+@staff.response(202, s.SettlementOut)
+@staff.alt_response(409, description="not_failed")
+@staff.alt_response(404, description="settlement_not_found")
 def retry_settlement(batch_id):
     """Post a failed batch again once its cause is fixed (failed -> approved)."""
     return settlement.retry(batch_id, actor=_actor())
-
-
-@admin_mall.route("/reconciliation", methods=["GET"])
-@admin_mall.doc(security=BEARER)
-@require("staff")
-@admin_mall.response(200, s.ReconciliationOut)
-def reconcile():
-    """The reconciliation report, computed now from one snapshot."""
-    return reconciliation.compute()
-
-
-@admin_mall.route("/reconciliation/reports", methods=["GET"])
-@admin_mall.doc(security=BEARER)
-@require("staff")
-@admin_mall.arguments(PageArgs, location="query")
-@admin_mall.response(200, StoredReportPage)
-def list_reports(args):
-    """The stored nightly reports, newest first."""
-    from sqlalchemy import select
-
-    return cursor_page(select(ReconciliationReport), ReconciliationReport.id, args)
-
-
-@admin_mall.route("/reconciliation/reports/<int:report_id>", methods=["GET"])
-@admin_mall.doc(security=BEARER)
-@require("staff")
-@admin_mall.response(200, s.StoredReportFullOut)
-@admin_mall.alt_response(404, description="not_found")
-def get_report(report_id):
-    """One stored report, in full."""
-    row = db.session.get(ReconciliationReport, report_id)
-    if row is None:
-        raise NotFound("No such report.")
-    return row

@@ -1,18 +1,16 @@
-"""Marshmallow schemas of the mall, merchants, settlements and reconciliation."""
+"""Marshmallow schemas of the mall, merchants and settlements."""
 
 from __future__ import annotations
 
 import marshmallow as ma
 from marshmallow import validate as v
 
-from backend.http import LocalDateTime, PageArgs
+from backend.http import ID, LocalDateTime, PageArgs
 from mall.models import ORDER_STATUSES, SETTLEMENT_STATUSES
 from mall.qr import display
 
 MAX_POINTS = 10**9
 MAX_STOCK = 10**9
-MAX_ID = 2**63 - 1  # ids are 64-bit in the database: a larger one is a 422, never a 500
-ID = v.Range(min=1, max=MAX_ID)
 
 
 def _sane_time(value) -> None:
@@ -160,40 +158,3 @@ class SettlementQuery(PageArgs):
 
 class AdminSettlementQuery(SettlementQuery):
     merchant_id = ma.fields.Integer(validate=ID)
-
-
-class UnitSum(ma.Schema):
-    sum = ma.fields.Integer(required=True)
-    postings_sum = ma.fields.Integer()
-
-
-class ReconciliationOut(ma.Schema):
-    as_of = LocalDateTime(required=True)
-    units = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(UnitSum))
-    points_outstanding = ma.fields.Integer(required=True)
-    points_backing_g = ma.fields.Integer(required=True)
-    points_per_kg = ma.fields.Integer(allow_none=True, required=True)
-    points_backed = ma.fields.Boolean()
-    negative_accounts = ma.fields.List(ma.fields.Dict(), required=True)
-    balance_mismatches = ma.fields.List(ma.fields.Dict(), required=True)
-    escrow_mismatches = ma.fields.List(ma.fields.Dict())
-    merchant_mismatches = ma.fields.List(ma.fields.Dict())
-    order_offenders = ma.fields.List(ma.fields.Dict())
-    orphan_order_entries = ma.fields.List(ma.fields.Dict())
-    settlement_offenders = ma.fields.List(ma.fields.Dict())
-    orders_pending = ma.fields.Integer()
-    orders_fulfilled = ma.fields.Integer(required=True)
-    orders_settled = ma.fields.Integer(required=True)
-    checks = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Boolean())
-    ok = ma.fields.Boolean(required=True)
-
-
-class StoredReportOut(ma.Schema):
-    id = ma.fields.Integer(required=True)
-    day = ma.fields.Date(required=True)
-    as_of = LocalDateTime(required=True)
-    ok = ma.fields.Boolean(required=True)
-
-
-class StoredReportFullOut(StoredReportOut):
-    report = ma.fields.Dict(required=True)

@@ -4,7 +4,7 @@
    batch holds yet (one set-based UPDATE of `orders.settlement_id`; the column is the
    database's guarantee that an order is in at most one batch). `pending`.
 2. Staff approve it (`approved`, a conditional UPDATE: approving twice moves nothing)
-   and the job `jobs.mall.post_settlement` is asked for after the commit.
+   and the job `post_settlement` is asked for after the commit.
 3. The job posts flow 4 in one journal entry keyed `settlement:{id}`: merchant points
    -> points mint, and points backing -> the merchant's reductions account, at the
    platform rate. `settled`. It locks the batch row first, so two runs at once post
@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, func, select, update
@@ -22,11 +23,13 @@ from sqlalchemy import Select, func, select, update
 from backend.db import db, utcnow
 from backend.errors import Conflict, NotFound
 from backend.ledger import AccountKind, InsufficientBalance, Leg, account_for, post
-from backend.outbox import enqueue_after_commit
-from backend.registry.conversion import NoRate, current_rate
+from backend.registry.rate import NoRate, current_rate
+from backend.runtime import setting
+from jobs import job
+from jobs.outbox import enqueue_after_commit
 from mall.models import Order, SettlementBatch
 
-POST_JOB = "jobs.mall.post_settlement"
+log = logging.getLogger("mall.settlement")
 
 
 class NothingToSettle(Conflict):
@@ -91,7 +94,7 @@ def approve(batch_id: int, *, actor: str) -> SettlementBatch:
             f"The batch was approved already (it is {batch.status}); nothing moved.",
             extra={"status": batch.status},
         )
-    enqueue_after_commit(POST_JOB, settlement_id=batch_id)
+    enqueue_after_commit(post_settlement, settlement_id=batch_id)
     return get(batch_id)
 
 
@@ -109,7 +112,7 @@ def retry(batch_id: int, *, actor: str) -> SettlementBatch:
         if batch is None:
             raise SettlementNotFound("No such settlement.")
         raise NotFailed(f"The batch is {batch.status}.", extra={"status": batch.status})
-    enqueue_after_commit(POST_JOB, settlement_id=batch_id)
+    enqueue_after_commit(post_settlement, settlement_id=batch_id)
     return get(batch_id)
 
 
@@ -213,7 +216,7 @@ def sweep(older_than: timedelta, now: datetime | None = None, limit: int = 100) 
             .execution_options(synchronize_session=False)
         )
     for batch_id in ids:
-        enqueue_after_commit(POST_JOB, settlement_id=batch_id)
+        enqueue_after_commit(post_settlement, settlement_id=batch_id)
     return ids
 
 
@@ -242,3 +245,21 @@ def query(merchant_id: int | None = None, status: str | None = None) -> Select:
     if status:
         stmt = stmt.where(SettlementBatch.status == status)
     return stmt
+
+
+@job(queue="mall", timeout=600)
+def post_settlement(settlement_id: int) -> str:
+    """Post an approved settlement batch; a settled one is left as it is."""
+    status = post_batch(int(settlement_id))
+    if status == "failed":
+        log.warning("settlement %s failed", settlement_id)
+    return status
+
+
+@job(queue="mall", timeout=120)
+def sweep_settlements(older_than_seconds: int | None = None) -> list[int]:
+    """Ask again for approved batches still unsettled after `SETTLEMENT_SWEEP_SECONDS`
+    (their job was lost or its worker killed; RQ does not retry those)."""
+    if older_than_seconds is None:
+        older_than_seconds = setting("SETTLEMENT_SWEEP_SECONDS")
+    return sweep(timedelta(seconds=older_than_seconds))

@@ -35,7 +35,7 @@ def login(client, login_name: str, password: str) -> dict:
 
 
 def make_staff(app, login_name: str = "staff1", password: str = "staff-password") -> None:
-    from backend.auth.services import create_login_user
+    from backend.auth.users import create_login_user
     from backend.db import db
 
     with app.app_context():

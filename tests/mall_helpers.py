@@ -48,8 +48,8 @@ def give_points(app, user_id: int, points: int, key: str | None = None) -> int:
     from backend.db import db
     from backend.ledger import AccountKind, Leg, account_for, post
     from backend.points.conversion import convert
-    from backend.registry.conversion import current_rate
     from backend.registry.models import Scenario
+    from backend.registry.rate import current_rate
 
     key = key or f"test-grant:{user_id}:{next(_seq)}"
     with app.app_context():
@@ -70,7 +70,7 @@ def give_points(app, user_id: int, points: int, key: str | None = None) -> int:
             ref_type="test",
             ref_id=user_id,
         )
-        converted = convert(user_id, grams, idempotency_key=f"{key}:convert", actor="test")
+        converted = convert(user_id, grams, request=f"{key}:convert", actor="test")
         db.session.commit()
         assert converted.points == points, (converted, points)
         return converted.points
@@ -96,8 +96,8 @@ def fast_residents(app, n: int) -> list[dict]:
     from backend.auth.models import User
     from backend.auth.passwords import hash_password
     from backend.auth.tokens import Principal, issue_access
+    from backend.auth.tokens import config_from_app as token_config
     from backend.db import db
-    from backend.runtime import token_config
 
     with app.app_context():
         pw = hash_password(FAST_HASH_PASSWORD)
@@ -127,8 +127,8 @@ def make_item(client, merchant: dict, **fields) -> dict:
 
 
 def reconcile(app) -> dict:
-    from backend import reconciliation
     from backend.db import db
+    from backend.reconciliation import report as reconciliation
 
     with app.app_context():
         report = reconciliation.compute()
@@ -143,10 +143,18 @@ def assert_reconciled(app) -> dict:
 
 
 def run_job(app, name: str, **kwargs):
-    from jobs.runner import execute
+    from backend.reconciliation.report import nightly_reconciliation
+    from jobs.runner import run
+    from mall import orders, settlement
 
+    jobs = {
+        "nightly_reconciliation": nightly_reconciliation,
+        "expire_orders": orders.expire_orders,
+        "post_settlement": settlement.post_settlement,
+        "sweep_settlements": settlement.sweep_settlements,
+    }
     with app.app_context():
-        return execute(f"jobs.mall.{name}", kwargs)
+        return run(jobs[name], **kwargs)
 
 
 def give_points_many(app, user_ids: list[int], points: int) -> None:
@@ -154,8 +162,8 @@ def give_points_many(app, user_ids: list[int], points: int) -> None:
     from backend.db import db
     from backend.ledger import AccountKind, Leg, account_for, post
     from backend.points.conversion import convert
-    from backend.registry.conversion import current_rate
     from backend.registry.models import Scenario
+    from backend.registry.rate import current_rate
 
     with app.app_context():
         rate = current_rate()
@@ -176,7 +184,7 @@ def give_points_many(app, user_ids: list[int], points: int) -> None:
                 ref_type="test",
                 ref_id=user_id,
             )
-            convert(user_id, grams, idempotency_key=f"{key}:convert", actor="test")
+            convert(user_id, grams, request=f"{key}:convert", actor="test")
         db.session.commit()
 
 

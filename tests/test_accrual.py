@@ -172,7 +172,8 @@ def test_racing_uploads_of_the_same_records_count_once(app, client, metro):
 
 @pytest.mark.sqlite
 def test_retention_job_erases_old_raw_details(app, client, metro):
-    from jobs.runner import execute
+    from backend.activity.retention import purge_raw_activity
+    from jobs.runner import run
 
     alice = register_resident(client)
     bind(client, metro["op"], alice["headers"], "a")
@@ -185,8 +186,8 @@ def test_retention_job_erases_old_raw_details(app, client, metro):
     with app.app_context():
         app.config["RAW_ACTIVITY_RETENTION_DAYS"] = 2
         try:
-            assert execute("jobs.activity.purge_raw_activity") == 1
-            assert execute("jobs.activity.purge_raw_activity") == 0  # idempotent
+            assert run(purge_raw_activity) == 1
+            assert run(purge_raw_activity) == 0  # idempotent
         finally:
             app.config["RAW_ACTIVITY_RETENTION_DAYS"] = 180
         rows = {a.external_id: a for a in db.session.execute(select(Activity)).scalars()}

@@ -20,6 +20,8 @@ from redis import Redis
 from rq import Queue
 from sqlalchemy import func, select
 
+from backend.activity.accrual import accrue
+from jobs.runner import execute
 from tests.helpers import (
     ROOT,
     assert_books_balanced,
@@ -93,7 +95,7 @@ def _points(client, resident) -> int:
 
 def _pending_outbox(app) -> int:
     from backend.db import db
-    from backend.outbox import OutboxMessage
+    from jobs.outbox import OutboxMessage
 
     with app.app_context():
         return db.session.scalar(
@@ -264,7 +266,7 @@ def test_worker_killed_mid_accrual_then_schedule_finishes_exactly_once(
     # RQ does not retry a job whose worker was killed: the schedule enqueues accrual again
     queue = Queue("accrual", connection=Redis.from_url(redis_url))
     for _ in range(2):  # twice, as two scheduler ticks would
-        queue.enqueue("jobs.runner.execute", kwargs={"name": "jobs.activity.accrue", "kwargs": {}})
+        queue.enqueue(execute, kwargs={"name": accrue.job.name, "kwargs": {}})
     _burst(rq_app)
     assert _points(client, alice) == 5 * 467
     with psycopg.connect(conninfo, autocommit=True) as probe:
@@ -275,16 +277,17 @@ def test_worker_killed_mid_accrual_then_schedule_finishes_exactly_once(
     assert_books_balanced(app)
 
 
-def test_periodic_schedule_registers_every_job_on_rq_cron(redis_url):
+def test_periodic_schedule_registers_every_job_on_rq_cron(app, redis_url):
     from rq.cron import CronScheduler
 
     import jobs
-    from jobs.schedule import PERIODIC, register_cron
+    from backend.schedule import PERIODIC
+    from jobs.worker import periodic_entries, register_periodic
 
-    jobs.load_all()
     cron = CronScheduler(connection=Redis.from_url(redis_url), name="test")
-    register_cron(cron)
+    register_periodic(cron, periodic_entries(app))
     names = sorted(j.name for j in cron.get_jobs())
-    assert names == sorted(p.job for p in PERIODIC if p.job in jobs.REGISTRY)
-    assert "jobs.activity.accrue" in names
-    assert all(jobs.REGISTRY[n].queue in jobs.QUEUES for n in names)
+    assert names == sorted(p.func.job.name for p in PERIODIC)
+    assert accrue.job.name in names
+    registry = jobs.registry_of(app)
+    assert all(registry.get(n).queue in jobs.QUEUES for n in names)

@@ -665,7 +665,7 @@ def test_failed_batch_says_why_and_can_be_retried(app, client, world):
 
 @pytest.mark.sqlite
 def test_sweep_posts_approved_batches_whose_job_was_lost(app, client, world):
-    from backend.outbox import OutboxMessage
+    from jobs.outbox import OutboxMessage
     from mall import settlement
     from mall.models import SettlementBatch
 
@@ -697,7 +697,7 @@ def test_sweep_posts_approved_batches_whose_job_was_lost(app, client, world):
 
 
 def test_only_finance_staff_approve(app, client, world):
-    from backend.auth.services import create_login_user
+    from backend.auth.users import create_login_user
     from tests.helpers import bearer, login
 
     shop, alice = world["shop"], world["alice"]

@@ -231,9 +231,10 @@ def test_same_idempotency_key_twice_at_once(app, client, world):
 
 def test_settlement_job_run_twice_at_once_posts_once(app, client, world):
     from backend.ledger import JournalEntry
-    from jobs.runner import execute
+    from jobs.runner import run
     from mall import settlement
     from mall.models import SettlementBatch
+    from mall.settlement import post_settlement
 
     shop = world["shop"]
     residents = fast_residents(app, 5)
@@ -246,14 +247,14 @@ def test_settlement_job_run_twice_at_once_posts_once(app, client, world):
     batch = client.post(f"{API}/merchant/settlements", headers=shop["headers"]).get_json()
     with app.app_context():  # approved; its job has not run yet
         settlement.approve(batch["id"], actor="staff:test")
-        from backend.outbox import OutboxMessage
+        from jobs.outbox import OutboxMessage
 
         db.session.execute(update(OutboxMessage).values(sent_at=datetime.now(UTC)))
         db.session.commit()
 
     def job(_client):
         with app.app_context():
-            return execute("jobs.mall.post_settlement", {"settlement_id": batch["id"]})
+            return run(post_settlement, settlement_id=batch["id"])
 
     results = race(app, [job, job, job])
     assert sorted(results) == ["settled"] * 3

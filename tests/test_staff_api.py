@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import time
 
 import pytest
 from sqlalchemy import text
@@ -589,15 +590,31 @@ def test_readyz_checks_redis_where_configured(database_url, redis_url):
             "TESTING": True,
         },
     )
+    from redis import Redis
+    from rq import cron_scheduler_registry
+
+    conn = Redis.from_url(redis_url)
+    key = cron_scheduler_registry.get_registry_key()
     try:
+        conn.delete(key)  # no periodic scheduler: not ready
+        r = app.test_client().get("/readyz")
+        problem = assert_problem(r, 503, "not_ready")
+        assert problem["checks"] == {"database": "ok", "redis": "ok", "scheduler": "down"}
+        conn.zadd(key, {"stale": time.time() - 600})  # one that stopped ten minutes ago
+        assert app.test_client().get("/readyz").status_code == 503
+        conn.zadd(key, {"live": time.time()})  # a scheduler's heartbeat, as RQ writes it
         body = app.test_client().get("/readyz").get_json()
-        assert body == {"status": "ready", "checks": {"database": "ok", "redis": "ok"}}
+        assert body == {
+            "status": "ready",
+            "checks": {"database": "ok", "redis": "ok", "scheduler": "ok"},
+        }
         app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"  # nothing listens there
         app.extensions.pop("redis", None)  # the cached connection
         r = app.test_client().get("/readyz")
         problem = assert_problem(r, 503, "not_ready")
         assert problem["checks"] == {"database": "ok", "redis": "down"}
     finally:
+        conn.delete(key)
         with app.app_context():
             from backend.db import db
 

@@ -23,8 +23,9 @@ from backend.ledger import AccountKind, Leg, account_for, lock
 from backend.ledger.accounts import accounts_for
 from backend.ledger.posting import EntryRequest, post_many
 from backend.points.conversion import ConversionAccounts, conversion_legs
-from backend.registry.conversion import current_rate
 from backend.registry.models import Scenario
+from backend.registry.rate import current_rate
+from jobs import job
 
 ADVISORY_KEY = 0x5150_0001  # "accrual"
 
@@ -172,3 +173,20 @@ def accrue_chunk(limit: int = 5000) -> ChunkResult:
     )
     out.activities = len(marks)
     return out
+
+
+@job(queue="accrual", timeout=1800)
+def accrue(max_chunks: int = 1000) -> dict:
+    """Credit everything uncredited, a chunk per transaction (commits per chunk)."""
+    totals = {"activities": 0, "entries": 0, "credited_g": 0, "points": 0, "locked_out": False}
+    for _ in range(max_chunks):
+        res = accrue_chunk(limit=20_000)
+        db.session.commit()
+        if res.locked_out:
+            totals["locked_out"] = True
+            break
+        if res.activities == 0:
+            break
+        for k in ("activities", "entries", "credited_g", "points"):
+            totals[k] += getattr(res, k)
+    return totals

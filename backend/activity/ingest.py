@@ -15,25 +15,31 @@ Per record, in order:
 4. the start must lie within the scenario's window (`too_old`), and neither start nor
    end in the future (`invalid`; a clock skew of `FUTURE_SKEW` is tolerated).
 5. overlap: a record whose time overlaps another counted activity of the same resident
-   (any scenario) by more than `OVERLAP_TOLERANCE` is accepted but counts 0 g, with
-   the flag `overlap`: the first reported counts (no double counting across operators).
+   (any scenario) is accepted but counts 0 g, with the flag `overlap`: the first
+   reported counts (no double counting across operators; the rule is in `overlap.py`).
+
+An async upload (`Prefer: respond-async`) is stored with its payload and processed by
+the job `process_batch`; `resume_batches` re-runs batches whose job was lost.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 import scenarios_adapters
+from backend.activity import overlap
+from backend.activity.accrual import accrue
 from backend.activity.models import Activity, Consent, UploadBatch
 from backend.db import bulk_insert, db, in_values, storable, utcnow
-from backend.outbox import enqueue_after_commit
+from backend.errors import NotFound
 from backend.registry.models import Scenario
+from jobs import job
+from jobs.outbox import enqueue_after_commit
 from scenarios_adapters.base import Rejected
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -41,9 +47,7 @@ FUTURE_SKEW = timedelta(minutes=5)
 # One record crediting more than a tonne is not a personal trip: judged implausible
 # (and it keeps every amount far from the 64-bit limit).
 MAX_RECORD_G = 1_000_000
-OVERLAP_TOLERANCE = timedelta(minutes=5)
 CHUNK = 5000
-RESIDENT_LOCK_NS = 0x5150  # advisory lock namespace: one resident's uploads
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,7 @@ def new_batch(scenario_id: int, client_id: str, records: list, *, queued: bool) 
     db.session.add(batch)
     db.session.flush()
     if queued:
-        enqueue_after_commit("jobs.activity.process_batch", batch_id=batch.id)
+        enqueue_after_commit(process_batch, batch_id=batch.id)
     return batch
 
 
@@ -145,8 +149,8 @@ def process(batch: UploadBatch, records: list) -> UploadBatch:
             )
         )
 
-    _lock_residents(sorted({c.consent.user_id for c in candidates}))
-    _flag_overlaps(candidates)
+    overlap.lock_residents(sorted({c.consent.user_id for c in candidates}))
+    overlap.flag(candidates)
     inserted = _insert(batch, scenario, candidates)
     raced = [c.external_id for c in candidates if c.external_id not in inserted]
     raced_results = _stored_results(scenario.id, raced) if raced else {}
@@ -175,7 +179,7 @@ def process(batch: UploadBatch, records: list) -> UploadBatch:
     batch.status = "done"
     batch.finished_at = utcnow()
     if batch.accepted:
-        enqueue_after_commit("jobs.activity.accrue")
+        enqueue_after_commit(accrue)
     db.session.flush()
     return batch
 
@@ -232,59 +236,6 @@ def _consents(scenario_id: int, pending) -> dict[str, tuple[ConsentRef | None, s
     return out
 
 
-def _lock_residents(user_ids: list[int]) -> None:
-    """Serialise uploads that touch the same residents (PostgreSQL advisory locks, in
-    ascending order, held to commit), so two concurrent batches can't both miss an
-    overlap. SQLite serialises writers anyway."""
-    if not user_ids or db.session.get_bind().dialect.name != "postgresql":
-        return
-    db.session.execute(
-        text(
-            "SELECT pg_advisory_xact_lock(:ns, CAST(u % 2147483647 AS integer)) "
-            "FROM unnest(CAST(:ids AS bigint[])) AS u"
-        ),
-        {"ns": RESIDENT_LOCK_NS, "ids": user_ids},
-    )
-
-
-def _flag_overlaps(candidates: list[_Candidate]) -> None:
-    if not candidates:
-        return
-    by_user: dict[int, list[_Candidate]] = defaultdict(list)
-    for c in candidates:
-        by_user[c.consent.user_id].append(c)
-    lo = min(c.started_at for c in candidates) - timedelta(days=1)
-    hi = max(c.ended_at for c in candidates)
-    existing: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
-    users = sorted(by_user)
-    for start in range(0, len(users), CHUNK):
-        rows = db.session.execute(
-            select(Activity.user_id, Activity.started_at, Activity.ended_at).where(
-                in_values(Activity.user_id, users[start : start + CHUNK]),
-                Activity.started_at.is_not(None),
-                Activity.started_at < hi,
-                Activity.ended_at > lo,
-                Activity.reduction_g > 0,
-            )
-        )
-        for user_id, s, e in rows:
-            existing[user_id].append((s, e))
-    for user_id, items in by_user.items():
-        counted = existing[user_id]
-        for c in sorted(items, key=lambda c: c.index):
-            if any(
-                _overlap(c.started_at, c.ended_at, s, e) > OVERLAP_TOLERANCE for s, e in counted
-            ):
-                c.flags = ["overlap"]
-                c.reduction_g = 0
-            elif c.reduction_g > 0:
-                counted.append((c.started_at, c.ended_at))
-
-
-def _overlap(s1: datetime, e1: datetime, s2: datetime, e2: datetime) -> timedelta:
-    return min(e1, e2) - max(s1, s2)
-
-
 def _insert(batch: UploadBatch, scenario: Scenario, candidates: list[_Candidate]) -> set[str]:
     """Insert; returns the external ids this upload stored (others raced and lost)."""
     if not candidates:
@@ -323,3 +274,54 @@ def _insert(batch: UploadBatch, scenario: Scenario, candidates: list[_Candidate]
             )
         )
     return inserted
+
+
+class BatchNotFound(NotFound):
+    code, title = "batch_not_found", "No such batch"
+
+
+def get_own_batch(client_id: str, batch_id: str) -> UploadBatch:
+    """A batch, only for the client that uploaded it."""
+    batch = db.session.get(UploadBatch, batch_id) if len(batch_id) <= 32 else None
+    if batch is None or batch.client_id != client_id:
+        raise BatchNotFound("No such batch.")
+    return batch
+
+
+@job(queue="ingest", timeout=600)
+def process_batch(batch_id: str) -> dict:
+    """Process a stored async batch; a batch already done is left as it is."""
+    batch = db.session.get(UploadBatch, batch_id, with_for_update=True)
+    if batch is None or batch.status == "done":
+        return {"batch_id": batch_id, "status": batch.status if batch else "missing"}
+    records = batch.payload or []
+    batch.status = "running"
+    process(batch, records)
+    return {"batch_id": batch_id, "status": batch.status, "accepted": batch.accepted}
+
+
+@job(queue="ingest", timeout=600)
+def resume_batches(older_than_seconds: int = 120) -> int:
+    """Re-run async batches still queued after a while (their job was lost or its worker
+    killed: RQ does not retry those). Commits per batch."""
+    cutoff = utcnow() - timedelta(seconds=older_than_seconds)
+    ids = (
+        db.session.execute(
+            select(UploadBatch.id).where(
+                UploadBatch.status == "queued", UploadBatch.created_at < cutoff
+            )
+        )
+        .scalars()
+        .all()
+    )
+    for batch_id in ids:
+        try:
+            process_batch(batch_id)
+            db.session.commit()
+        except Exception as exc:  # one bad batch must not hold up the others
+            db.session.rollback()
+            batch = db.session.get(UploadBatch, batch_id)
+            batch.status, batch.error = "failed", f"{type(exc).__name__}"
+            batch.payload, batch.finished_at = None, utcnow()
+            db.session.commit()
+    return len(ids)

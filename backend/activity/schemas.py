@@ -3,7 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate as v
 
-from backend.activity.consents import PURPOSE_TEXT
+from backend.activity.consent import PURPOSE_TEXT
 from backend.http import LocalDateTime
 
 
@@ -68,3 +68,7 @@ class ActivityOut(ma.Schema):
     methodology = ma.fields.Function(lambda a: a.methodology.code)
     methodology_version = ma.fields.Function(lambda a: a.methodology.version)
     erased = ma.fields.Function(lambda a: a.erased_at is not None)
+
+
+class ErasureOut(ma.Schema):
+    erased = ma.fields.Integer(required=True)

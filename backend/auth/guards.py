@@ -6,9 +6,8 @@ import functools
 
 from flask import g, request
 
-from backend.auth.tokens import Principal, read_access
+from backend.auth.tokens import Principal, config_from_app, read_access
 from backend.errors import Forbidden, Unauthorized
-from backend.runtime import token_config
 
 BEARER = [{"bearerAuth": []}]
 
@@ -22,7 +21,7 @@ def _authenticate() -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("A bearer token is required.", code="missing_token")
-    return read_access(token_config(), token.strip())
+    return read_access(config_from_app(), token.strip())
 
 
 def require(*kinds: str, roles: tuple[str, ...] = ()):

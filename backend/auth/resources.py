@@ -1,12 +1,21 @@
-"""/api/v1/auth: register, login, refresh, logout, operator client tokens."""
+"""/api/v1/auth (register, log in, refresh, log out, operator client tokens) and the
+staff routes that create logins (/api/v1/admin/operator-clients, /merchant-users)."""
 
 from __future__ import annotations
 
-from backend.auth import schemas, services
+from backend.auth import clients, schemas, sessions, users
+from backend.auth.guards import BEARER, require
 from backend.extensions import auth_limit, limiter
 from backend.http import Blueprint
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Log in and tokens")
+staff = Blueprint(
+    "staff_accounts",
+    __name__,
+    url_prefix="/api/v1/admin",
+    description="Staff: operator clients and organisation logins",
+)
+blueprints = [blp, staff]
 
 
 @blp.route("/register", methods=["POST"])
@@ -16,7 +25,7 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Log in
 @blp.alt_response(409, description="phone_taken")
 def register(body):
     """Register a resident with a mainland mobile number and a password."""
-    user = services.register_resident(body["phone"], body["password"], body["display_name"])
+    user = users.register_resident(body["phone"], body["password"], body["display_name"])
     return {"id": user.id}
 
 
@@ -27,7 +36,7 @@ def register(body):
 @blp.alt_response(401, description="bad_credentials")
 def login(body):
     """Log in with a phone (residents) or a staff / merchant login."""
-    return services.login(body["login"], body["password"])
+    return sessions.login(body["login"], body["password"])
 
 
 @blp.route("/refresh", methods=["POST"])
@@ -37,7 +46,7 @@ def login(body):
 @blp.alt_response(401, description="bad_refresh_token, refresh_token_reused")
 def refresh(body):
     """Trade a refresh token for a new pair; the old one is spent."""
-    return services.refresh(body["refresh_token"])
+    return sessions.refresh(body["refresh_token"])
 
 
 @blp.route("/logout", methods=["POST"])
@@ -45,7 +54,7 @@ def refresh(body):
 @blp.response(204)
 def logout(body):
     """Revoke the refresh token's family."""
-    services.logout(body["refresh_token"])
+    sessions.logout(body["refresh_token"])
 
 
 @blp.route("/token", methods=["POST"])
@@ -55,4 +64,25 @@ def logout(body):
 @blp.alt_response(401, description="bad_credentials")
 def client_token(body):
     """Operator machine clients: client credentials for an access token."""
-    return services.client_token(body["client_id"], body["client_secret"])
+    return clients.client_token(body["client_id"], body["client_secret"])
+
+
+@staff.route("/operator-clients", methods=["POST"])
+@staff.doc(security=BEARER)
+@require("staff")
+@staff.arguments(schemas.OperatorClientIn)
+@staff.response(201, schemas.OperatorClientOut)
+def create_operator_client(body):
+    """A machine client for an operator's scenario; the secret is shown only here."""
+    return clients.create_for_scenario(body["organization_id"], body["scenario_code"])
+
+
+@staff.route("/merchant-users", methods=["POST"])
+@staff.doc(security=BEARER)
+@require("staff")
+@staff.arguments(schemas.MerchantUserIn)
+@staff.response(201, schemas.IdOut)
+@staff.alt_response(409, description="login_taken")
+def create_merchant_user(body):
+    """A login for a merchant's staff, bound to that merchant."""
+    return {"id": users.create_merchant_user(**body)}

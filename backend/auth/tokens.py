@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import jwt
+from flask import current_app
 
 from backend.db import utcnow
 from backend.errors import Unauthorized
@@ -97,3 +98,15 @@ def new_secret(nbytes: int = 32) -> str:
 
 def sha256(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
+
+
+def config_from_app() -> TokenConfig:
+    """The running app's token settings."""
+    c = current_app.config
+    return TokenConfig(
+        secret=c["JWT_SECRET"],
+        issuer=c["JWT_ISSUER"],
+        audience=c["JWT_AUDIENCE"],
+        algorithm=c["JWT_ALGORITHM"],
+        access_seconds=c["ACCESS_TOKEN_SECONDS"],
+    )

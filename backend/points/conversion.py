@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from backend.errors import Conflict, Invalid
 from backend.ledger import Account, AccountKind, InsufficientBalance, Leg, account_for, lock, post
-from backend.registry.conversion import Rate, current_rate
+from backend.registry.rate import Rate, current_rate
 
 
 class InsufficientReductions(Conflict):
@@ -58,10 +58,12 @@ def conversion_legs(
 
 
 def convert(
-    user_id: int, grams: int, *, idempotency_key: str, actor: str, memo: str | None = None
+    user_id: int, grams: int, *, request: str, actor: str, memo: str | None = None
 ) -> Converted:
     """Convert up to `grams` of the resident's reductions into whole points. The grams
-    that buy no whole point stay. Posting the same key again moves nothing."""
+    that buy no whole point stay. `request` names the request (the same for its retries):
+    converting again for the same request moves nothing."""
+    idempotency_key = f"conversion:{user_id}:{request}"
     accounts = accounts_of(user_id)
     lock([accounts.backing, accounts.mint])  # the rate can't change while we convert
     rate = current_rate()

@@ -1,1 +1,1 @@
-"""Public disclosure (no login, no personal data)."""
+"""Public disclosure (Art. 25): platform totals, never personal data."""

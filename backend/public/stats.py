@@ -12,11 +12,9 @@ costs the same on a ledger of millions of postings:
 
 from __future__ import annotations
 
-import marshmallow as ma
 from sqlalchemy import text
 
 from backend.db import db, utcnow
-from backend.http import LocalDateTime
 
 _TOTALS = text(
     """
@@ -37,16 +35,6 @@ _TOTALS = text(
         WHERE status = 'settled') AS converted_g
     """
 )
-
-
-class PublicStatsOut(ma.Schema):
-    as_of = LocalDateTime(required=True)
-    residents_participating = ma.fields.Integer(required=True)
-    reductions_credited_g = ma.fields.Integer(required=True)
-    points_issued = ma.fields.Integer(required=True)
-    points_redeemed = ma.fields.Integer(required=True)
-    points_converted_back = ma.fields.Integer(required=True)
-    reductions_converted_back_g = ma.fields.Integer(required=True)
 
 
 def totals() -> dict:

@@ -12,9 +12,8 @@ from collections import Counter
 from sqlalchemy import select
 
 import scenarios_adapters
-from backend.db import db
+from backend.db import db, nul_fields
 from backend.errors import Conflict, Invalid
-from backend.http import nul_fields
 from backend.ledger import AccountKind, account_for, lock
 from backend.registry.models import ConversionRule, Methodology, Organization, Scenario
 from backend.registry.schemas import CatalogueIn

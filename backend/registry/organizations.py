@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from backend.db import db
-from backend.errors import Conflict
+from backend.errors import Conflict, Invalid, NotFound
 from backend.registry.models import Organization
 
 
@@ -27,3 +27,13 @@ def list_query(kind: str | None, credit_code: str | None):
     if credit_code:
         stmt = stmt.where(Organization.credit_code == credit_code)
     return stmt
+
+
+def get_of_kind(org_id: int, kind: str) -> Organization:
+    """The organisation `org_id`, which must be of `kind` (404 / 422 otherwise)."""
+    org = db.session.get(Organization, org_id)
+    if org is None:
+        raise NotFound("No such organisation.", code="organization_not_found")
+    if org.kind != kind:
+        raise Invalid(errors={"organization_id": [f"The organisation is not of kind {kind}."]})
+    return org

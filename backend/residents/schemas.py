@@ -34,19 +34,3 @@ class PostingOut(ma.Schema):
     balance_after = ma.fields.Integer(required=True)
     created_at = LocalDateTime(required=True)
     memo = ma.fields.String(allow_none=True)
-
-
-class ConversionIn(ma.Schema):
-    reductions_g = ma.fields.Integer(
-        required=True, strict=True, validate=v.Range(min=1, max=10**12)
-    )
-
-
-class ConversionOut(ma.Schema):
-    reductions_g = ma.fields.Integer(required=True)
-    points = ma.fields.Integer(required=True)
-    entry_id = ma.fields.Integer()
-
-
-class ErasureOut(ma.Schema):
-    erased = ma.fields.Integer(required=True)

@@ -5,12 +5,14 @@ loses none."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import JSON, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.db import BigId, UTCDateTime, db, utcnow
+from jobs import spec_of
 
 
 class OutboxMessage(db.Model):
@@ -25,8 +27,13 @@ class OutboxMessage(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-def enqueue_after_commit(job: str, **kwargs) -> None:
-    """Ask for `job` (a name registered with `jobs.job`) to run once this transaction
+def enqueue_after_commit(job: Callable, **kwargs) -> None:
+    """Ask for `job` (a `@job` function) to run with `kwargs` once this transaction
     commits. Never call RQ directly from a transaction."""
-    db.session.add(OutboxMessage(job=job, kwargs=kwargs))
+    db.session.add(OutboxMessage(job=spec_of(job).name, kwargs=kwargs))
     db.session.info["outbox_dirty"] = True
+
+
+def pending() -> bool:
+    """Did this session ask for a job since the relay last looked?"""
+    return bool(db.session.info.get("outbox_dirty"))

@@ -1,4 +1,5 @@
-"""The reductions <-> points rate and exact integer conversion.
+"""The reductions <-> points rate (one platform-wide, versioned rule) and exact integer
+conversion between grams and points.
 
 With `points_per_kg` = p, 1000 g buy p points. Conversion works in whole blocks of
 1000/gcd(p,1000) grams = p/gcd(p,1000) points, so the grams taken always back the points

@@ -1,13 +1,11 @@
-"""A resident's own view and settings."""
+"""A resident's profile, balances and settings."""
 
 from __future__ import annotations
-
-from sqlalchemy import select
 
 from backend.auth.models import User
 from backend.db import db
 from backend.errors import NotFound
-from backend.ledger import Account, AccountKind, JournalEntry, Posting, balance_of
+from backend.ledger import AccountKind, balance_of
 
 
 def profile(user_id: int) -> dict:
@@ -33,21 +31,3 @@ def update_profile(user_id: int, changes: dict) -> dict:
             setattr(user, field, changes[field])
     db.session.flush()
     return profile(user_id)
-
-
-def ledger_query(user_id: int, unit: str):
-    kind = AccountKind.RESIDENT_REDUCTIONS if unit == "g" else AccountKind.RESIDENT_POINTS
-    return (
-        select(
-            Posting.id,
-            Posting.entry_id,
-            JournalEntry.kind,
-            Posting.amount,
-            Posting.balance_after,
-            Posting.created_at,
-            JournalEntry.memo,
-        )
-        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
-        .join(Account, Account.id == Posting.account_id)
-        .where(Account.kind == kind.value, Account.owner_id == user_id)
-    )

@@ -20,16 +20,21 @@ Checks (each lists its offenders, at most `limit` of them):
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import text
+from sqlalchemy import Select, select, text
 
 from backend.db import db, utcnow
+from backend.errors import NotFound
 from backend.ledger.invariants import check as ledger_check
-from backend.registry.conversion import NoRate, current_rate
+from backend.reconciliation.models import ReconciliationReport
+from backend.registry.rate import NoRate, current_rate
+from jobs import job
 
+log = logging.getLogger("backend.reconciliation")
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # a report belongs to its Asia/Shanghai day
 
 _BACKING = text(
@@ -239,10 +244,6 @@ def compute(limit: int = 100, now: datetime | None = None) -> dict:
 
 def store(report: dict) -> int:
     """Keep the report as that Asia/Shanghai day's (a re-run that day replaces it)."""
-    from sqlalchemy import select
-
-    from mall.models import ReconciliationReport
-
     as_of: datetime = report["as_of"]
     day = as_of.astimezone(SHANGHAI).date()
     stored = {**report, "as_of": as_of.isoformat()}
@@ -256,3 +257,26 @@ def store(report: dict) -> int:
         row.as_of, row.ok, row.report = as_of, report["ok"], stored
     db.session.flush()
     return row.id
+
+
+def stored() -> Select:
+    """The stored daily reports."""
+    return select(ReconciliationReport)
+
+
+def get_stored(report_id: int) -> ReconciliationReport:
+    row = db.session.get(ReconciliationReport, report_id)
+    if row is None:
+        raise NotFound("No such report.", code="report_not_found")
+    return row
+
+
+@job(queue="maintenance", timeout=1800)
+def nightly_reconciliation() -> dict:
+    """Compute the reconciliation report and store it as today's."""
+    report = compute()
+    report_id = store(report)
+    if not report["ok"]:
+        failed = [name for name, ok in report["checks"].items() if not ok]
+        log.error("reconciliation is not ok: %s (report %s)", failed, report_id)
+    return {"report_id": report_id, "ok": report["ok"]}

@@ -1,1 +1,0 @@
-"""Service-centre staff APIs."""

@@ -1,0 +1,80 @@
+"""People who log in: registering residents, creating staff and organisation logins.
+
+Rules live here; callers commit."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from backend.auth.models import User
+from backend.auth.passwords import hash_password
+from backend.auth.phones import is_phone, mask, phone_hash
+from backend.auth.tokens import Principal
+from backend.db import db
+from backend.errors import Conflict, Invalid, NotFound
+from backend.registry import organizations
+from backend.runtime import setting
+
+
+def principal_of(user: User) -> Principal:
+    return Principal(
+        kind=user.kind,
+        id=user.id,
+        roles=tuple(user.role_list),
+        organization_id=user.organization_id,
+    )
+
+
+def register_resident(phone: str, password: str, display_name: str | None) -> User:
+    if not is_phone(phone):
+        raise Invalid(errors={"phone": ["Not a mainland mobile number."]})
+    key = phone_hash(phone, setting("PII_KEY"))
+    if db.session.execute(select(User.id).where(User.phone_hash == key)).first():
+        raise Conflict("This phone number is registered already.", code="phone_taken")
+    user = User(
+        kind="resident",
+        phone_hash=key,
+        phone_masked=mask(phone),
+        password_hash=hash_password(password),
+        display_name=display_name,
+    )
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def create_login_user(
+    kind: str,
+    login: str,
+    password: str,
+    *,
+    roles: list[str] | None = None,
+    organization_id: int | None = None,
+) -> User:
+    if is_phone(login):
+        raise Invalid(errors={"login": ["A staff or merchant login may not look like a phone."]})
+    if db.session.execute(select(User.id).where(User.login == login)).first():
+        raise Conflict("This login is taken.", code="login_taken")
+    user = User(
+        kind=kind,
+        login=login,
+        password_hash=hash_password(password),
+        roles=",".join(roles or []),
+        organization_id=organization_id,
+    )
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def get_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound()
+    return user
+
+
+def create_merchant_user(organization_id: int, login: str, password: str) -> int:
+    """A till login bound to one merchant organisation."""
+    org = organizations.get_of_kind(organization_id, "merchant")
+    return create_login_user("merchant", login, password, organization_id=org.id).id

@@ -1,0 +1,1 @@
+"""Reconciliation: the books proved, now (on request) and nightly (stored)."""

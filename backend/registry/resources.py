@@ -1,0 +1,86 @@
+"""/api/v1/admin/organizations and /catalogue/import (staff); /api/v1/public/methodologies
+and /scenarios (anyone): the registry's HTTP in and out."""
+
+from __future__ import annotations
+
+from flask import request
+
+from backend.auth.guards import BEARER, require
+from backend.auth.schemas import IdOut
+from backend.errors import Invalid
+from backend.http import Blueprint, PageArgs, page_schema
+from backend.registry import catalogue, methodologies, organizations, scenarios
+from backend.registry import schemas as reg
+from backend.registry.models import Methodology, Organization, Scenario
+
+staff = Blueprint(
+    "staff_registry",
+    __name__,
+    url_prefix="/api/v1/admin",
+    description="Staff: organisations and the catalogue",
+)
+public = Blueprint(
+    "public_registry", __name__, url_prefix="/api/v1/public", description="Public catalogue"
+)
+blueprints = [staff, public]
+
+OrganizationPage = page_schema(reg.OrganizationOut, "OrganizationPage")
+MethodologyPage = page_schema(reg.MethodologyOut, "MethodologyPage")
+ScenarioPage = page_schema(reg.ScenarioOut, "ScenarioPage")
+
+
+@staff.route("/organizations", methods=["POST"])
+@staff.doc(security=BEARER)
+@require("staff")
+@staff.arguments(reg.OrganizationIn)
+@staff.response(201, IdOut)
+@staff.alt_response(409, description="credit_code_taken")
+def create_organization(body):
+    """Register an organisation (credit code checked per GB 32100-2015)."""
+    return {"id": organizations.register(**body).id}
+
+
+@staff.route("/organizations", methods=["GET"])
+@staff.doc(security=BEARER)
+@require("staff")
+@staff.arguments(reg.OrganizationQuery, location="query")
+@staff.response(200, OrganizationPage)
+@staff.cursor_page(Organization.id)
+def list_organizations(args):
+    """Organisations, filtered by kind or credit code."""
+    return organizations.list_query(args.get("kind"), args.get("credit_code"))
+
+
+@staff.route("/catalogue/import", methods=["POST"])
+@staff.doc(
+    security=BEARER,
+    # Parsed by hand (the loader validates), documented all the same.
+    requestBody={"required": True, "content": {"application/json": {"schema": reg.CatalogueIn}}},
+)
+@require("staff")
+@staff.response(200, reg.CatalogueResult)
+@staff.alt_response(409, description="methodology_version_immutable")
+def import_catalogue():
+    """Load a catalogue document; loading the same one twice changes nothing."""
+    document = request.get_json(silent=False)
+    if not isinstance(document, dict):
+        raise Invalid(errors={"_schema": ["The catalogue must be a JSON object."]})
+    return catalogue.load(document)
+
+
+@public.route("/methodologies", methods=["GET"])
+@public.arguments(PageArgs, location="query")
+@public.response(200, MethodologyPage)
+@public.cursor_page(Methodology.id)
+def list_methodologies(args):
+    """Published methodology versions."""
+    return methodologies.published()
+
+
+@public.route("/scenarios", methods=["GET"])
+@public.arguments(PageArgs, location="query")
+@public.response(200, ScenarioPage)
+@public.cursor_page(Scenario.id)
+def list_scenarios(args):
+    """Registered scenarios."""
+    return scenarios.registered()

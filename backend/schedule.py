@@ -1,0 +1,33 @@
+"""Every job of the platform, and when the periodic ones run. The app factory hands
+both to `jobs.install`; this is the one place that gathers the job modules. A job not
+listed here cannot run (the relay and the runner find jobs on the app)."""
+
+from __future__ import annotations
+
+from backend.activity import accrual, ingest, retention
+from backend.reconciliation import report
+from jobs import Periodic, relay
+from mall import orders, settlement
+
+EVERY_JOB = [
+    relay.relay_outbox,
+    ingest.process_batch,
+    ingest.resume_batches,
+    accrual.accrue,
+    retention.purge_raw_activity,
+    orders.expire_orders,
+    settlement.post_settlement,
+    settlement.sweep_settlements,
+    report.nightly_reconciliation,
+]
+
+# Every periodic job is idempotent and re-does whatever an earlier, killed run left.
+PERIODIC = [
+    Periodic(relay.relay_outbox, 15),
+    Periodic(accrual.accrue, 60),
+    Periodic(ingest.resume_batches, 60),
+    Periodic(orders.expire_orders, 60),
+    Periodic(settlement.sweep_settlements, 120),
+    Periodic(retention.purge_raw_activity, 3600),
+    Periodic(report.nightly_reconciliation, 24 * 3600),
+]
