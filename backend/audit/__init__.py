@@ -1,0 +1,1 @@
+"""SHIM (registry branch only; the trust branch brings the real audit log)."""

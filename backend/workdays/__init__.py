@@ -1,0 +1,1 @@
+"""SHIM (registry branch only; the workdays branch brings the real calendar)."""
