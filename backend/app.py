@@ -61,6 +61,7 @@ def create_app(profile: str | None = None, overrides: dict | None = None) -> Fla
 
 def _api_blueprints() -> list:
     from backend.activity import resources as activity
+    from backend.applications import resources as applications
     from backend.auth import resources as auth
     from backend.points import resources as points
     from backend.public import resources as public
@@ -69,5 +70,15 @@ def _api_blueprints() -> list:
     from backend.residents import resources as residents
     from mall import resources as mall
 
-    features = (auth, registry, public, activity, residents, points, mall, reconciliation)
+    features = (
+        auth,
+        registry,
+        applications,
+        public,
+        activity,
+        residents,
+        points,
+        mall,
+        reconciliation,
+    )
     return [blp for feature in features for blp in feature.blueprints]

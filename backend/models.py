@@ -2,14 +2,22 @@
 
 import mall.models  # noqa: F401, E402
 from backend.activity.models import Activity, BindToken, Consent, UploadBatch  # noqa: F401, E402
+from backend.applications.models import (  # noqa: F401
+    Application,
+    ApplicationEvent,
+    ExpertOpinion,
+    Objection,
+)
 from backend.auth.models import OperatorClient, RefreshToken, User  # noqa: F401
 from backend.idempotency import IdempotencyKey  # noqa: F401
 from backend.ledger.models import Account, JournalEntry, Posting  # noqa: F401
 from backend.reconciliation.models import ReconciliationReport  # noqa: F401
 from backend.registry.models import (  # noqa: F401
+    AssetClaim,
     ConversionRule,
     Methodology,
     Organization,
+    Project,
     Scenario,
 )
 from jobs.outbox import OutboxMessage  # noqa: F401

@@ -60,6 +60,9 @@ class Settings:
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
     RATELIMIT_ENABLED = True
     RATELIMIT_AUTH = "20 per minute"
+    RATELIMIT_OBJECTIONS = "10 per hour"  # objections to notices, per client address
+    EXPERT_QUORUM = 3  # an approval needs a majority of at least this many expert opinions
+    NOTICE_WORKING_DAYS = 5  # a public notice runs at least this many working days
     LOAD_DEFAULT_CATALOGUE = False
     LOG_LEVEL = "INFO"
 
@@ -77,6 +80,8 @@ class Settings:
             "RAW_ACTIVITY_RETENTION_DAYS", self.RAW_ACTIVITY_RETENTION_DAYS
         )
         self.LOG_LEVEL = os.environ.get("LOG_LEVEL", self.LOG_LEVEL)
+        self.EXPERT_QUORUM = _int("EXPERT_QUORUM", self.EXPERT_QUORUM)
+        self.NOTICE_WORKING_DAYS = _int("NOTICE_WORKING_DAYS", self.NOTICE_WORKING_DAYS)
 
     def default_database_url(self) -> str:
         INSTANCE.mkdir(exist_ok=True)
@@ -110,6 +115,7 @@ class Development(Settings):
 class Test(Settings):
     PROFILE = "test"
     RATELIMIT_AUTH = "1000 per minute"
+    RATELIMIT_OBJECTIONS = "1000 per minute"
 
     def default_secret(self, name: str) -> str:
         return f"test-{name}-" + "x" * 40

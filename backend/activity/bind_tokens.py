@@ -12,6 +12,7 @@ from backend.activity.models import BindToken
 from backend.auth.tokens import new_secret, sha256
 from backend.db import db, utcnow
 from backend.errors import NotFound
+from backend.registry import scenarios
 from backend.runtime import setting
 
 
@@ -20,6 +21,7 @@ class BadBindToken(NotFound):
 
 
 def issue(scenario_id: int, user_ref: str) -> tuple[str, datetime]:
+    scenarios.require_registered(scenario_id)
     token = new_secret(24)
     expires_at = utcnow() + timedelta(seconds=setting("BIND_TOKEN_SECONDS"))
     db.session.add(

@@ -10,6 +10,7 @@ from backend.activity import bind_tokens
 from backend.activity.models import Consent
 from backend.db import db, utcnow
 from backend.errors import Conflict, NotFound
+from backend.registry import scenarios
 
 # What the consent is for (PIPL Art. 14, 17, 29: separate consent naming the purpose).
 PURPOSES = ["carbon_reduction_accounting"]
@@ -24,6 +25,7 @@ def grant(user_id: int, token: str) -> Consent:
     """Spend `token` and record the resident's consent (the same one again if it exists)."""
     now = utcnow()
     bind = bind_tokens.spend(token)
+    scenarios.require_registered(bind.scenario_id)
     active = db.session.execute(
         select(Consent).where(
             Consent.scenario_id == bind.scenario_id,

@@ -37,6 +37,7 @@ from backend.activity.accrual import accrue
 from backend.activity.models import Activity, Consent, UploadBatch
 from backend.db import bulk_insert, db, in_values, storable, utcnow
 from backend.errors import NotFound
+from backend.registry import scenarios
 from backend.registry.models import Scenario
 from jobs import job
 from jobs.outbox import enqueue_after_commit
@@ -70,6 +71,7 @@ class _Candidate:
 
 
 def new_batch(scenario_id: int, client_id: str, records: list, *, queued: bool) -> UploadBatch:
+    scenarios.require_registered(scenario_id)
     batch = UploadBatch(
         id=uuid.uuid4().hex,
         scenario_id=scenario_id,
@@ -88,6 +90,11 @@ def new_batch(scenario_id: int, client_id: str, records: list, *, queued: bool) 
 def process(batch: UploadBatch, records: list) -> UploadBatch:
     """Judge and store `records` for `batch`; fills its counts and results."""
     scenario = db.session.get(Scenario, batch.scenario_id)
+    if scenario.status != "registered":  # deregistered while the batch was queued
+        batch.status, batch.error = "failed", "scenario_not_registered"
+        batch.payload, batch.finished_at = None, utcnow()
+        db.session.flush()
+        return batch
     methodology = scenario.methodology
     now = utcnow()
     oldest = now - timedelta(days=scenario.window_days)

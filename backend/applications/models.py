@@ -50,7 +50,8 @@ class Application(db.Model):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     type: Mapped[str] = mapped_column(String(24))
     status: Mapped[str] = mapped_column(String(12), default="submitted")
-    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    # the applicant; NULL for the entries of the platform's catalogue file
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
     subject: Mapped[dict] = mapped_column(JSON)  # the type's fields, as validated
     subject_code: Mapped[str] = mapped_column(String(40))
     subject_title: Mapped[str] = mapped_column(String(200))
@@ -65,7 +66,7 @@ class Application(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    organization: Mapped[Organization] = relationship(lazy="joined")
+    organization: Mapped[Organization | None] = relationship(lazy="joined")
     events: Mapped[list[ApplicationEvent]] = relationship(
         lazy="selectin", order_by="ApplicationEvent.id"
     )

@@ -12,7 +12,7 @@ from backend.auth.sessions import BadCredentials
 from backend.auth.tokens import Principal, config_from_app, issue_access, new_secret, sha256
 from backend.db import db
 from backend.errors import Invalid, NotFound
-from backend.registry import organizations
+from backend.registry import organizations, scenarios
 from backend.registry.models import Scenario
 
 
@@ -62,6 +62,7 @@ def create_for_scenario(organization_id: int, scenario_code: str) -> dict:
     ).scalar_one_or_none()
     if scenario is None:
         raise NotFound("No such scenario.", code="scenario_not_found")
+    scenarios.require_registered(scenario.id)
     if scenario.operator_id != org.id:
         raise Invalid(errors={"scenario_code": ["The scenario is run by another operator."]})
     client, secret = _new_client(org.id, scenario.id)

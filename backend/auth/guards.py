@@ -32,7 +32,9 @@ def require(*kinds: str, roles: tuple[str, ...] = ()):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             principal = _authenticate()
-            if principal.kind not in kinds:
+            # a merchant's till login is an organisation user too
+            admitted = set(kinds) | ({"merchant"} if "org" in kinds else set())
+            if principal.kind not in admitted:
                 raise Forbidden("This role may not call this route.")
             staff_role_missing = (
                 roles
@@ -42,7 +44,8 @@ def require(*kinds: str, roles: tuple[str, ...] = ()):
             )
             if staff_role_missing:
                 raise Forbidden("This staff role may not call this route.")
-            if principal.kind in {"merchant", "operator"} and principal.organization_id is None:
+            org_kinds = {"merchant", "org", "operator"}
+            if principal.kind in org_kinds and principal.organization_id is None:
                 raise Forbidden("This token is bound to no organisation.")
             g.principal = principal
             return fn(*args, **kwargs)

@@ -3,9 +3,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Boolean, ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.db import BigId, UTCDateTime, db, utcnow
+from backend.registry.models import Organization
 
 
 class User(db.Model):
@@ -17,7 +18,7 @@ class User(db.Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    kind: Mapped[str] = mapped_column(String(12))  # resident | staff | merchant
+    kind: Mapped[str] = mapped_column(String(12))  # resident | staff | merchant | org
     login: Mapped[str | None] = mapped_column(String(64), unique=True)
     phone_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     phone_masked: Mapped[str | None] = mapped_column(String(16))
@@ -28,6 +29,8 @@ class User(db.Model):
     auto_convert: Mapped[bool] = mapped_column(Boolean, default=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    organization: Mapped[Organization | None] = relationship(lazy="select")
 
     @property
     def role_list(self) -> list[str]:

@@ -4,7 +4,8 @@ staff routes that create logins (/api/v1/admin/operator-clients, /merchant-users
 from __future__ import annotations
 
 from backend.auth import clients, schemas, sessions, users
-from backend.auth.guards import BEARER, require
+from backend.auth.guards import BEARER, current_principal, require
+from backend.auth.roles import ADMIN
 from backend.extensions import auth_limit, limiter
 from backend.http import Blueprint
 
@@ -15,7 +16,10 @@ staff = Blueprint(
     url_prefix="/api/v1/admin",
     description="Staff: operator clients and organisation logins",
 )
-blueprints = [blp, staff]
+org = Blueprint(
+    "org_accounts", __name__, url_prefix="/api/v1/org", description="Organisation users"
+)
+blueprints = [blp, staff, org]
 
 
 @blp.route("/register", methods=["POST"])
@@ -86,3 +90,23 @@ def create_operator_client(body):
 def create_merchant_user(body):
     """A login for a merchant's staff, bound to that merchant."""
     return {"id": users.create_merchant_user(**body)}
+
+
+@staff.route("/org-users", methods=["POST"])
+@staff.doc(security=BEARER)
+@require("staff", roles=(ADMIN,))
+@staff.arguments(schemas.MerchantUserIn)
+@staff.response(201, schemas.IdOut)
+@staff.alt_response(409, description="login_taken")
+def create_org_user(body):
+    """A login for an organisation's staff (of a merchant: also its till login)."""
+    return {"id": users.create_org_user(**body)}
+
+
+@org.route("/me", methods=["GET"])
+@org.doc(security=BEARER)
+@require("org")
+@org.response(200, schemas.OrgMeOut)
+def org_me():
+    """Who am I: the login and its organisation."""
+    return users.org_user(int(current_principal().id))

@@ -62,3 +62,17 @@ class MerchantUserIn(ma.Schema):
         validate=v.Regexp(r"^[A-Za-z][A-Za-z0-9_.@-]{2,63}$", error="3-64 letters, digits, _.@-"),
     )
     password = ma.fields.String(required=True, validate=v.Length(min=8, max=128))
+
+
+class OrganizationBrief(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True)
+    kind = ma.fields.String(required=True)
+    credit_code = ma.fields.String(required=True)
+    status = ma.fields.Function(lambda o: getattr(o, "status", None) or "active")
+
+
+class OrgMeOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    login = ma.fields.String(required=True)
+    organization = ma.fields.Nested(OrganizationBrief, required=True)

@@ -17,7 +17,7 @@ from backend.errors import Unauthorized
 
 @dataclass(frozen=True)
 class Principal:
-    kind: str  # resident | staff | merchant | operator
+    kind: str  # resident | staff | merchant | org | operator
     id: int | str
     roles: tuple[str, ...] = field(default_factory=tuple)
     organization_id: int | None = None
@@ -73,7 +73,7 @@ def read_access(cfg: TokenConfig, token: str) -> Principal:
     except jwt.PyJWTError as exc:
         raise Unauthorized("The token is not valid.", code="bad_token") from exc
     kind = claims.get("role")
-    if kind not in {"resident", "staff", "merchant", "operator"}:
+    if kind not in {"resident", "staff", "merchant", "org", "operator"}:
         raise Unauthorized("The token is not valid.", code="bad_token")
     sub = claims["sub"]
     try:

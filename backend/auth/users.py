@@ -78,3 +78,17 @@ def create_merchant_user(organization_id: int, login: str, password: str) -> int
     """A till login bound to one merchant organisation."""
     org = organizations.get_of_kind(organization_id, "merchant")
     return create_login_user("merchant", login, password, organization_id=org.id).id
+
+
+def create_org_user(organization_id: int, login: str, password: str) -> int:
+    """A login bound to one organisation; for a merchant it is also a till login."""
+    org = organizations.get(organization_id)
+    kind = "merchant" if org.kind == "merchant" else "org"
+    return create_login_user(kind, login, password, organization_id=org.id).id
+
+
+def org_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None or user.kind not in ("org", "merchant"):
+        raise NotFound()
+    return user

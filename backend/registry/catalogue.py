@@ -12,6 +12,7 @@ from collections import Counter
 from sqlalchemy import select
 
 import scenarios_adapters
+from backend.applications import on_file
 from backend.db import db, nul_fields
 from backend.errors import Conflict, Invalid
 from backend.ledger import AccountKind, account_for, lock
@@ -78,7 +79,17 @@ def _load_methodology(i: int, data: dict, counts: Counter) -> None:
         )
     ).scalar_one_or_none()
     if found is None:
-        db.session.add(Methodology(**data))
+        methodology = Methodology(**data)
+        db.session.add(methodology)
+        db.session.flush()
+        methodology.application_id = on_file.record_approved(
+            "methodology",
+            organization_id=None,
+            code=data["code"],
+            title=data["title"],
+            subject={k: v for k, v in data.items() if k != "source"},
+            result=("methodology", methodology.id),
+        ).id
         counts["created"] += 1
         return
     same = (
@@ -131,7 +142,17 @@ def _load_scenario(i: int, data: dict, counts: Counter) -> None:
         select(Scenario).where(Scenario.code == data["code"])
     ).scalar_one_or_none()
     if found is None:
-        db.session.add(Scenario(code=data["code"], **values))
+        scenario = Scenario(code=data["code"], personal_data_basis="consent", **values)
+        db.session.add(scenario)
+        db.session.flush()
+        scenario.application_id = on_file.record_approved(
+            "scenario",
+            organization_id=operator.id,
+            code=data["code"],
+            title=data["title"],
+            subject={k: v for k, v in data.items() if k != "operator_credit_code"},
+            result=("scenario", scenario.id),
+        ).id
         counts["created"] += 1
         return
     if found.operator_id != operator.id:

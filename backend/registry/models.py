@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
-
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
@@ -85,9 +83,7 @@ class Project(db.Model):
     review and public notice; its reductions are issued by issuance applications."""
 
     __tablename__ = "projects"
-    __table_args__ = (
-        CheckConstraint("status IN ('registered', 'deregistered')", name="status"),
-    )
+    __table_args__ = (CheckConstraint("status IN ('registered', 'deregistered')", name="status"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)

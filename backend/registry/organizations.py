@@ -29,6 +29,13 @@ def list_query(kind: str | None, credit_code: str | None):
     return stmt
 
 
+def get(org_id: int) -> Organization:
+    org = db.session.get(Organization, org_id)
+    if org is None:
+        raise NotFound("No such organisation.", code="organization_not_found")
+    return org
+
+
 def get_of_kind(org_id: int, kind: str) -> Organization:
     """The organisation `org_id`, which must be of `kind` (404 / 422 otherwise)."""
     org = db.session.get(Organization, org_id)

@@ -9,9 +9,9 @@ from backend.auth.guards import BEARER, require
 from backend.auth.schemas import IdOut
 from backend.errors import Invalid
 from backend.http import Blueprint, PageArgs, page_schema
-from backend.registry import catalogue, methodologies, organizations, scenarios
+from backend.registry import catalogue, methodologies, organizations, projects, scenarios
 from backend.registry import schemas as reg
-from backend.registry.models import Methodology, Organization, Scenario
+from backend.registry.models import Methodology, Organization, Project, Scenario
 
 staff = Blueprint(
     "staff_registry",
@@ -27,6 +27,7 @@ blueprints = [staff, public]
 OrganizationPage = page_schema(reg.OrganizationOut, "OrganizationPage")
 MethodologyPage = page_schema(reg.MethodologyOut, "MethodologyPage")
 ScenarioPage = page_schema(reg.ScenarioOut, "ScenarioPage")
+ProjectPage = page_schema(reg.ProjectOut, "ProjectPage")
 
 
 @staff.route("/organizations", methods=["POST"])
@@ -69,12 +70,13 @@ def import_catalogue():
 
 
 @public.route("/methodologies", methods=["GET"])
-@public.arguments(PageArgs, location="query")
+@public.arguments(reg.MethodologyQuery, location="query")
 @public.response(200, MethodologyPage)
 @public.cursor_page(Methodology.id)
 def list_methodologies(args):
-    """Published methodology versions."""
-    return methodologies.published()
+    """Methodology versions: published ones (the default), retired ones (with the public
+    reasons), or all."""
+    return methodologies.listed(args["status"])
 
 
 @public.route("/scenarios", methods=["GET"])
@@ -84,3 +86,12 @@ def list_methodologies(args):
 def list_scenarios(args):
     """Registered scenarios."""
     return scenarios.registered()
+
+
+@public.route("/projects", methods=["GET"])
+@public.arguments(PageArgs, location="query")
+@public.response(200, ProjectPage)
+@public.cursor_page(Project.id)
+def list_projects(args):
+    """Registered projects."""
+    return projects.registered()

@@ -101,6 +101,9 @@ class MethodologyOut(ma.Schema):
     source = ma.fields.String(allow_none=True)
     status = ma.fields.String()
     published_at = LocalDateTime()
+    documents = ma.fields.List(ma.fields.Dict(), allow_none=True)
+    retired_at = LocalDateTime(allow_none=True)
+    retirement_reasons = ma.fields.String(allow_none=True)
 
 
 class ScenarioOut(ma.Schema):
@@ -114,3 +117,25 @@ class ScenarioOut(ma.Schema):
     window_days = ma.fields.Integer()
     status = ma.fields.String()
     registered_at = LocalDateTime()
+
+
+class MethodologyQuery(ma.Schema):
+    status = ma.fields.String(
+        load_default="published", validate=v.OneOf(("published", "retired", "all"))
+    )
+    limit = ma.fields.Integer(load_default=50, validate=v.Range(min=1, max=500))
+    cursor = ma.fields.String(load_default=None, validate=v.Length(max=200))
+
+
+class ProjectOut(ma.Schema):
+    code = ma.fields.String(required=True)
+    title = ma.fields.String(required=True)
+    owner = ma.fields.Function(lambda p: p.owner.name, required=True)
+    methodology = ma.fields.Function(lambda p: p.methodology.code, required=True)
+    methodology_version = ma.fields.Function(lambda p: p.methodology.version, required=True)
+    sector = ma.fields.String(allow_none=True)
+    location = ma.fields.String(allow_none=True)
+    started_on = ma.fields.Date(allow_none=True)
+    status = ma.fields.String(required=True)
+    registered_at = LocalDateTime(required=True)
+    deregistered_at = LocalDateTime(allow_none=True)

@@ -1,6 +1,6 @@
 """SHIM (registry branch only; the workdays branch brings the real calendar)."""
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
