@@ -66,6 +66,7 @@ def _api_blueprints() -> list:
     from backend.points import resources as points
     from backend.public import resources as public
     from backend.reconciliation import resources as reconciliation
+    from backend.reductions import resources as reductions
     from backend.registry import resources as registry
     from backend.residents import resources as residents
     from mall import resources as mall
@@ -74,6 +75,7 @@ def _api_blueprints() -> list:
         auth,
         registry,
         applications,
+        reductions,
         public,
         activity,
         residents,

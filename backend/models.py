@@ -12,6 +12,14 @@ from backend.auth.models import OperatorClient, RefreshToken, User  # noqa: F401
 from backend.idempotency import IdempotencyKey  # noqa: F401
 from backend.ledger.models import Account, JournalEntry, Posting  # noqa: F401
 from backend.reconciliation.models import ReconciliationReport  # noqa: F401
+from backend.reductions.models import (  # noqa: F401
+    Beneficiary,
+    Issuance,
+    SerialBlock,
+    SerialCounter,
+    Transfer,
+    Use,
+)
 from backend.registry.models import (  # noqa: F401
     AssetClaim,
     ConversionRule,

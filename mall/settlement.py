@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, select, update
 
 from backend.db import db, utcnow
 from backend.errors import Conflict, NotFound
 from backend.ledger import AccountKind, InsufficientBalance, Leg, account_for, post
+from backend.reductions import blocks
 from backend.registry.rate import NoRate, current_rate
 from backend.runtime import setting
 from jobs import job
@@ -30,6 +32,7 @@ from jobs.outbox import enqueue_after_commit
 from mall.models import Order, SettlementBatch
 
 log = logging.getLogger("mall.settlement")
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 class NothingToSettle(Conflict):
@@ -179,6 +182,16 @@ def post_batch(batch_id: int, now: datetime | None = None) -> str:
             f"{exc.account_kind} account {exc.account_id} lacks {exc.needed}: "
             "the books refuse the posting",
         )
+    # the grams leave the points world: they carry serials of the pool of personal
+    # reductions (S0), of the settlement's year
+    blocks.mint(
+        "S",
+        0,
+        now.astimezone(SHANGHAI).year,
+        grams,
+        account_for(AccountKind.ORG_REDUCTIONS, batch.merchant_id),
+        origin=("settlement", batch.id),
+    )
     batch.status = "settled"
     batch.error = None
     batch.entry_id = entry.id

@@ -86,8 +86,17 @@ def _truncate(app):
                 )
             )
         else:
+            # SQLite can't switch triggers off: the append-only guards are dropped for the
+            # cleanup and created again, exactly as they were
+            triggers = db.session.execute(
+                text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+            ).all()
+            for name, _ in triggers:
+                db.session.execute(text(f'DROP TRIGGER "{name}"'))
             for t in reversed(tables):
                 db.session.execute(text(f'DELETE FROM "{t}"'))
+            for _, sql in triggers:
+                db.session.execute(text(sql))
         db.session.commit()
         db.session.remove()
 

@@ -9,8 +9,8 @@ from datetime import date
 from backend.applications.models import Application
 from backend.applications.submission import latest_version, published_version
 from backend.db import db, utcnow
+from backend.reductions.issuance import issue
 from backend.registry import assets, deregistration
-from backend.registry.issuance import issue
 from backend.registry.models import Methodology, Project, Scenario
 
 

@@ -16,6 +16,7 @@ class AccountKind(StrEnum):
     RESIDENT_POINTS = "resident_points"  # pt, owner = user id
     MERCHANT_POINTS = "merchant_points"  # pt, owner = organization id
     ORG_REDUCTIONS = "org_reductions"  # g, owner = organization id
+    ORG_RESERVED = "org_reserved"  # g, owner = organization id: held for a transfer or use
     # system, never negative
     POINTS_BACKING = "points_backing"  # g: the reductions standing behind points
     ORDER_ESCROW = "order_escrow"  # pt: points held for pending orders
@@ -32,6 +33,7 @@ UNITS = {
     AccountKind.RESIDENT_POINTS: "pt",
     AccountKind.MERCHANT_POINTS: "pt",
     AccountKind.ORG_REDUCTIONS: "g",
+    AccountKind.ORG_RESERVED: "g",
     AccountKind.POINTS_BACKING: "g",
     AccountKind.ORDER_ESCROW: "pt",
     AccountKind.RETIRED: "g",

@@ -15,7 +15,14 @@ Checks (each lists its offenders, at most `limit` of them):
   fulfilled one exactly one redemption and no refund; a cancelled or expired one
   exactly one refund and no redemption; only fulfilled orders are in a batch;
 - `settlement_offenders`: each batch holds exactly the orders and points it records; a
-  settled batch has exactly one settlement entry, any other none (settled at most once).
+  settled batch has exactly one settlement entry, any other none (settled at most once);
+- the registry's serial blocks: `block_mismatches` (the blocks in each organisation
+  account and in the registry's retired and cancelled sinks add up to its balance) and
+  `block_state_offenders` (held blocks in reductions accounts, reserved in reserved
+  accounts, retired and cancelled in their sinks); `issued_mismatches` (what each project
+  issued, and what settlement gave back to merchants, equals the sum of its blocks);
+  `reservation_offenders` (no reserved gram without a pending transfer or use);
+  `overlapping_blocks` (never two blocks of one object over one serial).
 """
 
 from __future__ import annotations
@@ -155,6 +162,116 @@ _SETTLEMENTS = text(
     """
 )
 
+# --- the registry's serial blocks ---------------------------------------------------
+# Accounts that hold blocks, and the state their blocks must be in.
+_BLOCK_ACCOUNTS = """
+    SELECT id, kind, owner_id, balance,
+           CASE kind WHEN 'org_reductions' THEN 'held' WHEN 'org_reserved' THEN 'reserved'
+                     WHEN 'retired' THEN 'retired' ELSE 'cancelled' END AS block_status
+    FROM accounts
+    WHERE kind IN ('org_reductions', 'org_reserved')
+       OR (kind IN ('retired', 'cancelled') AND owner_id = 0)
+"""
+
+_BLOCKS_PER_ACCOUNT = text(
+    """
+    WITH a AS (:block_accounts),
+    b AS (
+      SELECT account_id, SUM(end_serial - start_serial + 1) AS blocks_g
+      FROM serial_blocks GROUP BY account_id
+    )
+    SELECT a.id AS account_id, a.kind, a.owner_id, a.balance, COALESCE(b.blocks_g, 0) AS blocks_g
+    FROM a LEFT JOIN b ON b.account_id = a.id
+    WHERE a.balance <> COALESCE(b.blocks_g, 0)
+    UNION ALL
+    SELECT b.account_id, NULL, NULL, NULL, b.blocks_g
+    FROM b LEFT JOIN a ON a.id = b.account_id WHERE a.id IS NULL
+    ORDER BY 1
+    LIMIT :limit
+    """.replace(":block_accounts", _BLOCK_ACCOUNTS)
+)
+
+_BLOCK_STATES = text(
+    """
+    WITH a AS (:block_accounts)
+    SELECT s.id AS block_id, s.status, a.kind AS account_kind
+    FROM serial_blocks s JOIN a ON a.id = s.account_id
+    WHERE s.status <> a.block_status
+    ORDER BY s.id
+    LIMIT :limit
+    """.replace(":block_accounts", _BLOCK_ACCOUNTS)
+)
+
+_ISSUED_PER_OBJECT = text(
+    """
+    WITH issued AS (
+      SELECT 'P' AS object_type, owner_id AS object_id, -balance AS issued_g
+      FROM accounts WHERE kind = 'project_issuance'
+      UNION ALL
+      SELECT 'S', 0, COALESCE(SUM(reductions_g), 0)
+      FROM settlement_batches WHERE status = 'settled'
+    ), blocks AS (
+      SELECT object_type, object_id, SUM(end_serial - start_serial + 1) AS blocks_g
+      FROM serial_blocks GROUP BY object_type, object_id
+    )
+    SELECT i.object_type, i.object_id, i.issued_g, COALESCE(b.blocks_g, 0) AS blocks_g
+    FROM issued i LEFT JOIN blocks b
+      ON b.object_type = i.object_type AND b.object_id = i.object_id
+    WHERE i.issued_g <> COALESCE(b.blocks_g, 0)
+    UNION ALL
+    SELECT b.object_type, b.object_id, 0, b.blocks_g
+    FROM blocks b LEFT JOIN issued i
+      ON i.object_type = b.object_type AND i.object_id = b.object_id
+    WHERE i.object_type IS NULL
+    LIMIT :limit
+    """
+)
+
+_RESERVATIONS = text(
+    """
+    SELECT s.id AS block_id, s.reserved_for_type, s.reserved_for_id
+    FROM serial_blocks s
+    LEFT JOIN transfers t ON s.reserved_for_type = 'transfer' AND t.id = s.reserved_for_id
+      AND t.status IN ('proposed', 'accepted')
+    LEFT JOIN uses u ON s.reserved_for_type = 'use' AND u.id = s.reserved_for_id
+      AND u.status = 'pending'
+    WHERE s.status = 'reserved' AND t.id IS NULL AND u.id IS NULL
+    ORDER BY s.id
+    LIMIT :limit
+    """
+)
+
+_RESERVED_BALANCES = text(
+    """
+    WITH pending AS (
+      SELECT seller_id AS org_id, amount_g FROM transfers WHERE status IN ('proposed', 'accepted')
+      UNION ALL
+      SELECT owner_id, amount_g FROM uses WHERE status = 'pending'
+    ), p AS (SELECT org_id, SUM(amount_g) AS pending_g FROM pending GROUP BY org_id),
+    a AS (SELECT owner_id AS org_id, balance FROM accounts WHERE kind = 'org_reserved')
+    SELECT COALESCE(a.org_id, p.org_id) AS org_id, COALESCE(a.balance, 0) AS reserved_g,
+           COALESCE(p.pending_g, 0) AS pending_g
+    FROM a FULL OUTER JOIN p ON p.org_id = a.org_id
+    WHERE COALESCE(a.balance, 0) <> COALESCE(p.pending_g, 0)
+    LIMIT :limit
+    """
+)
+
+_OVERLAPS = text(
+    """
+    WITH o AS (
+      SELECT id, object_type, object_id, start_serial,
+             LAG(end_serial) OVER (PARTITION BY object_type, object_id ORDER BY start_serial)
+               AS previous_end
+      FROM serial_blocks
+    )
+    SELECT id AS block_id, object_type, object_id FROM o
+    WHERE previous_end IS NOT NULL AND previous_end >= start_serial
+    ORDER BY id
+    LIMIT :limit
+    """
+)
+
 _ORDER_COUNTS = text(
     """
     SELECT
@@ -222,6 +339,11 @@ def compute(limit: int = 100, now: datetime | None = None) -> dict:
         "order_offenders": _rows(_ORDERS, limit),
         "orphan_order_entries": _rows(_ORPHAN_ENTRIES, limit),
         "settlement_offenders": _rows(_SETTLEMENTS, limit),
+        "block_mismatches": _rows(_BLOCKS_PER_ACCOUNT, limit),
+        "block_state_offenders": _rows(_BLOCK_STATES, limit),
+        "issued_mismatches": _rows(_ISSUED_PER_OBJECT, limit),
+        "reservation_offenders": _rows(_RESERVATIONS, limit) + _rows(_RESERVED_BALANCES, limit),
+        "overlapping_blocks": _rows(_OVERLAPS, limit),
         "orders_pending": int(counts.pending),
         "orders_fulfilled": int(counts.fulfilled),
         "orders_settled": int(counts.settled),
@@ -236,6 +358,11 @@ def compute(limit: int = 100, now: datetime | None = None) -> dict:
         "merchant_points_match_orders": not report["merchant_mismatches"],
         "orders_posted_once": not report["order_offenders"] and not report["orphan_order_entries"],
         "settled_at_most_once": not report["settlement_offenders"],
+        "blocks_match_balances": not report["block_mismatches"]
+        and not report["block_state_offenders"],
+        "issued_equals_blocks": not report["issued_mismatches"],
+        "no_reserved_gram_without_a_pending_move": not report["reservation_offenders"],
+        "no_overlapping_blocks": not report["overlapping_blocks"],
     }
     report["checks"] = checks
     report["ok"] = all(checks.values())

@@ -29,6 +29,15 @@ def list_query(kind: str | None, credit_code: str | None):
     return stmt
 
 
+def by_credit_code(code: str) -> Organization:
+    org = db.session.execute(
+        select(Organization).where(Organization.credit_code == code)
+    ).scalar_one_or_none()
+    if org is None:
+        raise NotFound("No organisation has this credit code.", code="organization_not_found")
+    return org
+
+
 def get(org_id: int) -> Organization:
     org = db.session.get(Organization, org_id)
     if org is None:

@@ -12,7 +12,7 @@ ORG_KINDS = ("operator", "merchant", "project_owner", "other")
 CODE = v.Regexp(r"^[A-Z0-9][A-Z0-9_.-]{0,39}$", error="Use A-Z, 0-9, '-', '_' or '.'.")
 
 
-def _credit_code(value: str) -> None:
+def validate_credit_code(value: str) -> None:
     if not credit_code_ok(value):
         raise ma.ValidationError("Not a valid unified social credit code (GB 32100-2015).")
 
@@ -20,7 +20,7 @@ def _credit_code(value: str) -> None:
 class OrganizationIn(ma.Schema):
     name = ma.fields.String(required=True, validate=v.Length(min=1, max=200))
     kind = ma.fields.String(required=True, validate=v.OneOf(ORG_KINDS))
-    credit_code = ma.fields.String(required=True, validate=_credit_code)
+    credit_code = ma.fields.String(required=True, validate=validate_credit_code)
 
 
 class OrganizationOut(ma.Schema):
@@ -56,7 +56,7 @@ class MethodologyIn(ma.Schema):
 class ScenarioIn(ma.Schema):
     code = ma.fields.String(required=True, validate=CODE)
     title = ma.fields.String(required=True, validate=v.Length(min=1, max=200))
-    operator_credit_code = ma.fields.String(required=True, validate=_credit_code)
+    operator_credit_code = ma.fields.String(required=True, validate=validate_credit_code)
     methodology = ma.fields.String(required=True, validate=CODE)
     methodology_version = ma.fields.String(required=True, validate=v.Length(min=1, max=20))
     activity_types = ma.fields.List(
