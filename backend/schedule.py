@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from backend.activity import accrual, ingest, retention
 from backend.reconciliation import report
+from backend.registry import duplicates
 from jobs import Periodic, relay
 from mall import orders, settlement
 
@@ -19,6 +20,7 @@ EVERY_JOB = [
     settlement.post_settlement,
     settlement.sweep_settlements,
     report.nightly_reconciliation,
+    duplicates.find_duplicates,
 ]
 
 # Every periodic job is idempotent and re-does whatever an earlier, killed run left.
@@ -30,4 +32,5 @@ PERIODIC = [
     Periodic(settlement.sweep_settlements, 120),
     Periodic(retention.purge_raw_activity, 3600),
     Periodic(report.nightly_reconciliation, 24 * 3600),
+    Periodic(duplicates.find_duplicates, 24 * 3600),
 ]

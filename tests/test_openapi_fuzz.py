@@ -31,6 +31,7 @@ ROLE_PREFIXES = [
     ("/api/v1/mall/orders", "resident"),
     ("/api/v1/operator", "operator"),
     ("/api/v1/merchant", "merchant"),
+    ("/api/v1/org", "merchant"),  # a merchant's till login is an organisation user
 ]
 
 

@@ -483,3 +483,23 @@ def test_roles_of_the_review_desk(client, desk):
     assert client.get(f"{API}/admin/applications/{aid}", headers=auditor).status_code == 200
     r = client.post(f"{API}/org/applications", json=methodology_body("X"), headers=expert)
     assert r.status_code == 403
+
+
+def test_the_nightly_check_lists_near_duplicate_assets(app, client, desk):
+    from backend.registry.duplicates import find_duplicates
+    from jobs.runner import run
+
+    org = desk["operator"]
+    first = apply(client, org, scenario_body("SIP-S-D1", [{"kind": "station", "id": "M-001"}]))
+    approve_fully(app, client, desk["reviewer"], desk["experts"], first["id"])
+    second = apply(client, org, scenario_body("SIP-S-D2", [{"kind": "meter", "id": "m001"}]))
+    approve_fully(app, client, desk["reviewer"], desk["experts"], second["id"])
+    with app.app_context():
+        assert run(find_duplicates)["findings"] == 1
+        assert run(find_duplicates)["findings"] == 1  # a second run replaces the day's report
+    r = client.get(f"{API}/admin/registry/duplicates", headers=desk["reviewer"]["headers"])
+    report = r.get_json()
+    assert report["count"] == 1
+    (finding,) = report["findings"]
+    assert finding["reason"] == "asset"
+    assert finding["objects"] == ["SIP-S-D1", "SIP-S-D2"]

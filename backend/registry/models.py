@@ -148,3 +148,15 @@ class ConversionRule(db.Model):
     version: Mapped[int] = mapped_column(Integer, unique=True)
     points_per_kg: Mapped[int] = mapped_column(Integer)
     effective_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class DuplicateReport(db.Model):
+    """The nightly double-claiming check's findings, one report per Asia/Shanghai day."""
+
+    __tablename__ = "duplicate_reports"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    day: Mapped[date] = mapped_column(Date, unique=True)
+    as_of: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    findings: Mapped[list] = mapped_column(JSON, default=list)

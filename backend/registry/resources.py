@@ -6,10 +6,18 @@ from __future__ import annotations
 from flask import request
 
 from backend.auth.guards import BEARER, require
+from backend.auth.roles import AUDITOR, REVIEWER
 from backend.auth.schemas import IdOut
 from backend.errors import Invalid
 from backend.http import Blueprint, PageArgs, page_schema
-from backend.registry import catalogue, methodologies, organizations, projects, scenarios
+from backend.registry import (
+    catalogue,
+    duplicates,
+    methodologies,
+    organizations,
+    projects,
+    scenarios,
+)
 from backend.registry import schemas as reg
 from backend.registry.models import Methodology, Organization, Project, Scenario
 
@@ -95,3 +103,13 @@ def list_scenarios(args):
 def list_projects(args):
     """Registered projects."""
     return projects.registered()
+
+
+@staff.route("/registry/duplicates", methods=["GET"])
+@staff.doc(security=BEARER)
+@require("staff", roles=(REVIEWER, AUDITOR))
+@staff.response(200, reg.DuplicateReportOut)
+def duplicate_report():
+    """The latest nightly double-claiming check: pairs of live scenarios or projects that
+    share an asset (loosely compared) or a sector and location."""
+    return duplicates.latest() or {"day": None, "as_of": None, "count": 0, "findings": []}

@@ -139,3 +139,10 @@ class ProjectOut(ma.Schema):
     status = ma.fields.String(required=True)
     registered_at = LocalDateTime(required=True)
     deregistered_at = LocalDateTime(allow_none=True)
+
+
+class DuplicateReportOut(ma.Schema):
+    day = ma.fields.Date(allow_none=True)
+    as_of = LocalDateTime(allow_none=True)
+    count = ma.fields.Integer(required=True)
+    findings = ma.fields.List(ma.fields.Dict(), required=True)

@@ -1,8 +1,8 @@
-"""registry part two: serial blocks, serial counters, issuances, transfers, uses, beneficiaries
+"""registry part two: serial blocks, serial counters, issuances, transfers, uses, beneficiaries, duplicate reports
 
 Revision ID: e7f2a9c3d5b1
 Revises: c4e8a1f0b2d3
-Create Date: 2026-12-01 12:40:32.856488
+Create Date: 2026-12-01 12:47:37.921420
 
 """
 from alembic import op
@@ -28,6 +28,15 @@ def upgrade():
     sa.Column('created_at', backend.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_beneficiaries')),
     sa.UniqueConstraint('name', name=op.f('uq_beneficiaries_name'))
+    )
+    op.create_table('duplicate_reports',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('as_of', backend.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('count', sa.Integer(), nullable=False),
+    sa.Column('findings', sa.JSON(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_duplicate_reports')),
+    sa.UniqueConstraint('day', name=op.f('uq_duplicate_reports_day'))
     )
     op.create_table('serial_counters',
     sa.Column('object_type', sa.String(length=1), nullable=False),
@@ -174,6 +183,7 @@ def downgrade():
 
     op.drop_table('serial_blocks')
     op.drop_table('serial_counters')
+    op.drop_table('duplicate_reports')
     op.drop_table('beneficiaries')
     # ### end Alembic commands ###
 
