@@ -67,7 +67,8 @@ def _api_blueprints() -> list:
     from backend.reconciliation import resources as reconciliation
     from backend.registry import resources as registry
     from backend.residents import resources as residents
+    from backend.workdays import resources as workdays
     from mall import resources as mall
 
-    features = (auth, registry, public, activity, residents, points, mall, reconciliation)
+    features = (auth, registry, public, activity, residents, points, mall, reconciliation, workdays)
     return [blp for feature in features for blp in feature.blueprints]

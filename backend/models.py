@@ -12,4 +12,5 @@ from backend.registry.models import (  # noqa: F401
     Organization,
     Scenario,
 )
+from backend.workdays.models import CalendarYear  # noqa: F401
 from jobs.outbox import OutboxMessage  # noqa: F401
