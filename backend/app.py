@@ -29,11 +29,13 @@ def create_app(profile: str | None = None, overrides: dict | None = None) -> Fla
         schedule,
         transaction,
     )
+    from backend.certificates import keys
     from backend.db import db
     from backend.extensions import api, limiter, migrate
     from backend.health import blp as health
     from jobs import install, relay
 
+    keys.check_configuration(app.config["CERT_SIGNING_KEY"])
     request_log.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(settings_module.ROOT / "migrations"))
@@ -62,6 +64,7 @@ def create_app(profile: str | None = None, overrides: dict | None = None) -> Fla
 def _api_blueprints() -> list:
     from backend.activity import resources as activity
     from backend.auth import resources as auth
+    from backend.certificates import resources as certificates
     from backend.points import resources as points
     from backend.public import resources as public
     from backend.reconciliation import resources as reconciliation
@@ -70,5 +73,16 @@ def _api_blueprints() -> list:
     from backend.workdays import resources as workdays
     from mall import resources as mall
 
-    features = (auth, registry, public, activity, residents, points, mall, reconciliation, workdays)
+    features = (
+        auth,
+        registry,
+        public,
+        certificates,
+        activity,
+        residents,
+        points,
+        mall,
+        reconciliation,
+        workdays,
+    )
     return [blp for feature in features for blp in feature.blueprints]

@@ -3,6 +3,7 @@
 import mall.models  # noqa: F401, E402
 from backend.activity.models import Activity, BindToken, Consent, UploadBatch  # noqa: F401, E402
 from backend.auth.models import OperatorClient, RefreshToken, User  # noqa: F401
+from backend.certificates.models import CertificateCounter, SigningKey  # noqa: F401
 from backend.idempotency import IdempotencyKey  # noqa: F401
 from backend.ledger.models import Account, JournalEntry, Posting  # noqa: F401
 from backend.reconciliation.models import ReconciliationReport  # noqa: F401
