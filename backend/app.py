@@ -29,11 +29,13 @@ def create_app(profile: str | None = None, overrides: dict | None = None) -> Fla
         schedule,
         transaction,
     )
+    from backend.certificates import keys
     from backend.db import db
     from backend.extensions import api, limiter, migrate
     from backend.health import blp as health
     from jobs import install, relay
 
+    keys.check_configuration(app.config["CERT_SIGNING_KEY"])
     request_log.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(settings_module.ROOT / "migrations"))
@@ -63,12 +65,14 @@ def _api_blueprints() -> list:
     from backend.activity import resources as activity
     from backend.applications import resources as applications
     from backend.auth import resources as auth
+    from backend.certificates import resources as certificates
     from backend.points import resources as points
     from backend.public import resources as public
     from backend.reconciliation import resources as reconciliation
     from backend.reductions import resources as reductions
     from backend.registry import resources as registry
     from backend.residents import resources as residents
+    from backend.workdays import resources as workdays
     from mall import resources as mall
 
     features = (
@@ -77,10 +81,12 @@ def _api_blueprints() -> list:
         applications,
         reductions,
         public,
+        certificates,
         activity,
         residents,
         points,
         mall,
         reconciliation,
+        workdays,
     )
     return [blp for feature in features for blp in feature.blueprints]

@@ -1,4 +1,5 @@
-"""`flask --app wsgi ...` commands: create-staff, catalogue load, worker, demo, serve."""
+"""`flask --app wsgi ...` commands: create-staff, catalogue load, worker, demo, serve,
+certificates rotate-key / keys."""
 
 from __future__ import annotations
 
@@ -79,3 +80,49 @@ def init_app(app: Flask) -> None:
         for line in load_demo():
             click.echo(line)
         db.session.commit()
+
+    certificates = AppGroup("certificates", help="The keys that sign certificates.")
+    app.cli.add_command(certificates)
+
+    @certificates.command("rotate-key")
+    @click.option(
+        "--out",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="where to write the new private key (default: the CERT_SIGNING_KEY file)",
+    )
+    def rotate_key(out: Path | None):
+        """A new current signing key; the old one is retired, and stays published so that
+        what it signed stays verifiable."""
+        from backend.certificates import keys
+
+        try:
+            key, path = keys.rotate(out)
+            db.session.commit()
+        except keys.KeyConfigError as err:
+            db.session.rollback()
+            raise click.ClickException(str(err)) from err
+        click.echo(f"new signing key {key.key_id} written to {path} (mode 0600)")
+        source = current_app.config["CERT_SIGNING_KEY"]
+        if keys.is_inline_pem(source) or Path(source).expanduser() != path.expanduser():
+            click.echo(
+                f"set CERT_SIGNING_KEY={path} and restart: until then certificates are "
+                "refused (signing_key_retired)"
+            )
+
+    @certificates.command("keys")
+    def list_keys():
+        """The published signing keys, and which one this app is configured with."""
+        from backend.certificates import keys
+
+        configured = keys.configured().key_id
+        rows = keys.published()
+        for row in rows:
+            retired = row.retired_at.isoformat() if row.retired_at else "-"
+            mark = "  (configured)" if row.key_id == configured else ""
+            click.echo(
+                f"{row.key_id}  {row.algorithm}  {keys.status(row)}  "
+                f"created {row.created_at.isoformat()}  retired {retired}{mark}"
+            )
+        if configured not in {r.key_id for r in rows}:
+            click.echo(f"{configured}  configured, published when it first signs")

@@ -9,6 +9,7 @@ from backend.applications.models import (  # noqa: F401
     Objection,
 )
 from backend.auth.models import OperatorClient, RefreshToken, User  # noqa: F401
+from backend.certificates.models import CertificateCounter, SigningKey  # noqa: F401
 from backend.idempotency import IdempotencyKey  # noqa: F401
 from backend.ledger.models import Account, JournalEntry, Posting  # noqa: F401
 from backend.reconciliation.models import ReconciliationReport  # noqa: F401
@@ -28,4 +29,5 @@ from backend.registry.models import (  # noqa: F401
     Project,
     Scenario,
 )
+from backend.workdays.models import CalendarYear  # noqa: F401
 from jobs.outbox import OutboxMessage  # noqa: F401

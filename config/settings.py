@@ -1,8 +1,9 @@
 """Settings profiles, read from environment variables.
 
 `development` (the embedded default: a SQLite file under `instance/`, jobs in-process,
-secrets generated once and kept in `instance/dev-secrets.json`), `test` and `production`
-(every secret required). See `.env.example` for the variables.
+secrets generated once and kept in `instance/dev-secrets.json`, the certificate signing
+key in `instance/cert-signing-key.pem`), `test` (a fresh signing key per app) and
+`production` (every secret required). See `.env.example` for the variables.
 """
 
 from __future__ import annotations
@@ -29,6 +30,30 @@ def _int(name: str, default: int) -> int:
     return int(raw) if raw else default
 
 
+def _new_signing_pem() -> bytes:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    return Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def _dev_signing_key() -> str:
+    """The path of a development certificate signing key, generated once (mode 0600)."""
+    INSTANCE.mkdir(exist_ok=True)
+    path = INSTANCE / "cert-signing-key.pem"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return str(path)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(_new_signing_pem())
+    return str(path)
+
+
 def _dev_secret(name: str) -> str:
     """A secret generated on first use and kept beside the SQLite file, so restarts keep logins."""
     INSTANCE.mkdir(exist_ok=True)
@@ -47,6 +72,7 @@ class Settings:
     REDIS_URL: str | None = None
     JWT_SECRET = ""
     PII_KEY = ""
+    CERT_SIGNING_KEY = ""
     JWT_ISSUER = "sip-carbon-points"
     JWT_AUDIENCE = "sip-carbon-points-api"
     JWT_ALGORITHM = "HS256"
@@ -71,6 +97,7 @@ class Settings:
         self.REDIS_URL = os.environ.get("REDIS_URL") or None
         self.JWT_SECRET = os.environ.get("JWT_SECRET") or self.default_secret("JWT_SECRET")
         self.PII_KEY = os.environ.get("PII_KEY") or self.default_secret("PII_KEY")
+        self.CERT_SIGNING_KEY = os.environ.get("CERT_SIGNING_KEY") or self.default_signing_key()
         self.RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
         self.ORDER_EXPIRY_SECONDS = _int("ORDER_EXPIRY_SECONDS", self.ORDER_EXPIRY_SECONDS)
         self.SETTLEMENT_SWEEP_SECONDS = _int(
@@ -89,6 +116,9 @@ class Settings:
 
     def default_secret(self, name: str) -> str:
         return _dev_secret(name)
+
+    def default_signing_key(self) -> str:
+        return _dev_signing_key()
 
     def as_flask_config(self) -> dict:
         cfg = {k: getattr(self, k) for k in dir(self) if k.isupper()}
@@ -120,6 +150,9 @@ class Test(Settings):
     def default_secret(self, name: str) -> str:
         return f"test-{name}-" + "x" * 40
 
+    def default_signing_key(self) -> str:
+        return _new_signing_pem().decode("ascii")
+
 
 class Production(Settings):
     PROFILE = "production"
@@ -129,6 +162,9 @@ class Production(Settings):
 
     def default_secret(self, name: str) -> str:
         raise RuntimeError(f"{name} is required in production")
+
+    def default_signing_key(self) -> str:
+        raise RuntimeError("CERT_SIGNING_KEY is required in production")
 
 
 PROFILES = {"development": Development, "test": Test, "production": Production}

@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e . 2> >(grep -v "WARNING: Location" >&2) >/dev/null
+bash scripts/fonts.sh
 exec .venv/bin/python -m backend.serve

@@ -8,6 +8,7 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' 2> >(grep -v 'WARNING: Location' >&2) >/dev/null
 bash scripts/services.sh
+bash scripts/fonts.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 echo "== PostgreSQL + Redis =="

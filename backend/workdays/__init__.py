@@ -1,1 +1,3 @@
-"""SHIM (registry branch only; the workdays branch brings the real calendar)."""
+"""The Chinese working-day calendar: which days count towards a public notice of N
+working days (the chinesecalendar package, and the years staff entered from the State
+Council's notices)."""

@@ -1,7 +1,7 @@
 """registry part one: applications, history, expert opinions, objections, projects, asset claims
 
 Revision ID: c4e8a1f0b2d3
-Revises: 7b1e2c9d4f10
+Revises: 8d6b227e7ed8
 Create Date: 2026-12-01 12:33:37.727075
 
 """
@@ -13,7 +13,7 @@ import backend.db
 
 # revision identifiers, used by Alembic.
 revision = 'c4e8a1f0b2d3'
-down_revision = '7b1e2c9d4f10'
+down_revision = "8d6b227e7ed8"
 branch_labels = None
 depends_on = None
 
