@@ -55,6 +55,10 @@ def create_app(profile: str | None = None, overrides: dict | None = None) -> Fla
     transaction.after_commit(app, relay.flush_if_pending)
 
     app.register_blueprint(health)
+    from backend.certificates.resources import page_blueprints
+
+    for page_blueprint in page_blueprints:
+        app.register_blueprint(page_blueprint)
     for blueprint in _api_blueprints():
         api.register_blueprint(blueprint)
     cli.init_app(app)

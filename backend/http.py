@@ -27,6 +27,13 @@ from backend.errors import ApiError, from_http_exception
 # time (+08:05:43) or the summer time of 1986-91 (+09:00), and responses are +08:00.
 CHINA = timezone(timedelta(hours=8), "CST")
 MAX_ID = 2**63 - 1  # ids are 64-bit in the database
+# The Content-Security-Policy of the HTML pages: everything from this site only, no inline
+# script, no framing.
+HTML_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
 # An id argument: a larger one is refused (422), never a 500.
 ID = ma.validate.Range(min=1, max=MAX_ID)
 

@@ -87,6 +87,9 @@ class Settings:
     RATELIMIT_ENABLED = True
     RATELIMIT_AUTH = "20 per minute"
     RATELIMIT_OBJECTIONS = "10 per hour"  # objections to notices, per client address
+    # Where the public reaches this site (certificates' QR codes point at its /verify
+    # page). Unset: the address of the request that renders the certificate.
+    PUBLIC_BASE_URL: str | None = None
     EXPERT_QUORUM = 3  # an approval needs a majority of at least this many expert opinions
     NOTICE_WORKING_DAYS = 5  # a public notice runs at least this many working days
     LOAD_DEFAULT_CATALOGUE = False
@@ -108,6 +111,7 @@ class Settings:
         )
         self.LOG_LEVEL = os.environ.get("LOG_LEVEL", self.LOG_LEVEL)
         self.EXPERT_QUORUM = _int("EXPERT_QUORUM", self.EXPERT_QUORUM)
+        self.PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL") or None
         self.NOTICE_WORKING_DAYS = _int("NOTICE_WORKING_DAYS", self.NOTICE_WORKING_DAYS)
 
     def default_database_url(self) -> str:

@@ -57,6 +57,7 @@ def _history(client, org, application_id):
     return r.get_json()
 
 
+@pytest.mark.sqlite
 def test_a_methodology_goes_through_review_notice_and_decision(app, client, desk):
     org = desk["operator"]
     created = apply(client, org, methodology_body("SIP-M-TEST"))
@@ -196,6 +197,7 @@ def test_experts_majority_against_means_no_notice_and_a_rejection(client, desk):
     assert done["status"] == "rejected"
 
 
+@pytest.mark.sqlite
 def test_an_upheld_objection_rejects_and_releases_the_assets(app, client, desk):
     org = desk["operator"]
     reviewer = desk["reviewer"]["headers"]
@@ -291,6 +293,7 @@ def test_a_revision_publishes_1_1_beside_an_unchanged_1_0(app, client, desk):
     assert after["1.1"]["parameters"]["baseline_g_per_km"] == 65.0
 
 
+@pytest.mark.sqlite
 def test_scenario_registered_then_deregistered_stops_uploads(app, client, desk):
     org = desk["operator"]
     aid = apply(client, org, scenario_body("SIP-S-NEW", [{"kind": "station", "id": "NEW-1"}]))["id"]

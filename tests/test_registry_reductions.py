@@ -147,6 +147,7 @@ def test_an_issuance_lands_as_one_serial_block_and_is_published(app, client, reg
     assert_reconciled(app)
 
 
+@pytest.mark.sqlite
 def test_a_transfer_split_three_ways(app, client, registry):
     owner, finance = registry["owner"], registry["finance"]["headers"]
     a = organization(client, registry["admin"], "other", name="买方甲")
@@ -220,6 +221,7 @@ def _use(client, org, body, expect=201, key=None):
     return r.get_json()
 
 
+@pytest.mark.sqlite
 def test_retirement_cancellation_and_donation(app, client, registry):
     owner, finance = registry["owner"], registry["finance"]["headers"]
     charity = organization(client, registry["admin"], "other", name="绿色公益基金会")
@@ -423,3 +425,78 @@ def test_csv_exports_parse_with_the_documented_columns(app, client, registry):
         client.get(f"{API}/public/registry/{n}?format=csv").get_data(True) for n in LISTS
     )
     assert "org-password" not in everything and "phone" not in everything.lower()
+
+
+@pytest.mark.sqlite
+def test_a_retirement_certificate_anyone_can_verify(app, client, registry):
+    import base64
+    import json
+
+    import pypdfium2
+    import rfc8785
+    import zxingcpp
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    owner = registry["owner"]
+    use = _use(
+        client,
+        owner,
+        {
+            "purpose": "retirement",
+            "amount_g": 1_234_567,
+            "beneficiary": "园区光伏开发有限公司",
+            "reason": "2025年度运营碳中和",
+        },
+    )
+    r = client.post(
+        f"{API}/admin/uses/{use['id']}/approve", json={}, headers=registry["finance"]["headers"]
+    )
+    number = r.get_json()["certificate_number"]
+    assert number.startswith("SIP-C-")
+    cert = client.get(f"{API}/public/certificates/{number}").get_json()
+    assert (cert["amount_g"], cert["amount_tco2e"]) == (1_234_567, "1.234567")
+    assert cert["owner"]["name"] == "园区光伏开发有限公司"
+    assert cert["verify_url"].endswith(f"/verify/{number}")
+    assert all(s["ok"] and s["now"] == ["retired"] for s in cert["state"])
+    # the signature checks with the published key, by anyone's standard tools
+    keys = {k["kid"]: k for k in client.get(f"{API}/public/keys").get_json()["keys"]}
+    doc = cert["document"]
+    sig = doc["signatures"][0]
+    x = keys[sig["key_id"]]["x"]
+    public = Ed25519PublicKey.from_public_bytes(base64.urlsafe_b64decode(x + "=" * (-len(x) % 4)))
+    value = base64.urlsafe_b64decode(sig["value"] + "=" * (-len(sig["value"]) % 4))
+    public.verify(value, rfc8785.dumps(doc["certificate"]))  # raises if it does not hold
+    # one byte edited: refused
+    raw = json.dumps(doc["certificate"], ensure_ascii=False)
+    tampered = raw.replace("1234567", "1234568", 1)
+    assert tampered != raw
+    r = client.post(
+        f"{API}/public/certificates/check",
+        json={"document": {"certificate": json.loads(tampered), "signatures": doc["signatures"]}},
+    )
+    assert r.get_json()["signature_valid"] is False
+    r = client.post(f"{API}/public/certificates/check", json={"document": doc})
+    assert r.get_json() | {} == {
+        "signature_valid": True,
+        "signature_reason": "ok",
+        "key_id": sig["key_id"],
+        "issued_here": True,
+    }
+    # the PDF, rendered to an image, carries a QR code of the verify page
+    pdf = client.get(f"{API}/public/certificates/{number}.pdf")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    page = pypdfium2.PdfDocument(pdf.get_data())[0]
+    image = page.render(scale=3).to_pil()
+    decoded = [b.text for b in zxingcpp.read_barcodes(image)]
+    assert decoded == [cert["verify_url"]]
+    # the verify page says so, and lists the serials as retired
+    html = client.get(f"/verify/{number}")
+    assert html.status_code == 200
+    text = html.get_data(as_text=True)
+    assert "签名有效" in text and number in text and "retired" in text
+    assert "default-src 'self'" in html.headers["Content-Security-Policy"]
+    assert client.get("/verify/SIP-C-2026-999999").status_code == 404
+    # the issuance got its certificate too
+    issued = client.get(f"{API}/public/registry/issuances").get_json()["items"][0]
+    assert client.get(f"{API}/public/certificates/{issued['certificateNumber']}").status_code == 200
+    assert_reconciled(app)

@@ -32,7 +32,8 @@ FORMAT = "sip-carbon-certificate/1"
 PURPOSES = ("issuance", "retirement", "offset", "cancellation", "donation")
 GRAMS_PER_TONNE = 1_000_000
 # CN-SIP-{S|P}{object}-{vintage}-{start}-{end}: an inclusive range of gram serials
-SERIAL = re.compile(r"^CN-SIP-([SP])([1-9][0-9]*)-([0-9]{4})-([1-9][0-9]*)-([1-9][0-9]*)$")
+# (object 0 of S is the pool of personal reductions that came back from the points mall)
+SERIAL = re.compile(r"^CN-SIP-([SP])(0|[1-9][0-9]*)-([0-9]{4})-([1-9][0-9]*)-([1-9][0-9]*)$")
 # responses and certificates show China Standard Time, +08:00
 CHINA = timezone(timedelta(hours=8), "CST")
 MAX_TEXT = 500

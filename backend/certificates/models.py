@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Index, Integer, String, text
+from sqlalchemy import JSON, CheckConstraint, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.db import UTCDateTime, db, utcnow
+from backend.db import BigId, UTCDateTime, db, utcnow
 
 
 class SigningKey(db.Model):
@@ -45,3 +45,22 @@ class CertificateCounter(db.Model):
 
     year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     last: Mapped[int] = mapped_column(Integer)
+
+
+class Certificate(db.Model):
+    """An issued certificate: the signed document exactly as signed (anyone re-checks it
+    with the published key), for an approved use or an issuance."""
+
+    __tablename__ = "certificates"
+    __table_args__ = (
+        CheckConstraint("subject_type IN ('use', 'issuance')", name="subject_type"),
+        Index("ix_certificates_subject", "subject_type", "subject_id", unique=True),
+    )
+
+    number: Mapped[str] = mapped_column(String(40), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(12))
+    subject_type: Mapped[str] = mapped_column(String(10))
+    subject_id: Mapped[int] = mapped_column(BigId)
+    document: Mapped[dict] = mapped_column(JSON)
+    key_id: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

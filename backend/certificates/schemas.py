@@ -24,3 +24,42 @@ class PublicKeyOut(ma.Schema):
 
 class PublicKeysOut(ma.Schema):
     keys = ma.fields.List(ma.fields.Nested(PublicKeyOut), required=True)
+
+
+class SerialStateOut(ma.Schema):
+    serial = ma.fields.String(required=True)
+    claimed = ma.fields.String(required=True)
+    now = ma.fields.List(ma.fields.String(), required=True)
+    ok = ma.fields.Boolean(required=True)
+
+
+class CertificateOut(ma.Schema):
+    """A certificate, its signed document (re-check it with `/public/keys`), and the
+    current state of its serials."""
+
+    number = ma.fields.String(required=True, metadata={"example": "SIP-C-2026-000001"})
+    purpose = ma.fields.String(required=True)
+    owner = ma.fields.Dict(required=True)
+    beneficiary = ma.fields.String(allow_none=True)
+    recipient = ma.fields.Dict(allow_none=True)
+    amount_g = ma.fields.Integer(required=True)
+    amount_tco2e = ma.fields.String(required=True)
+    serials = ma.fields.List(ma.fields.String(), required=True)
+    methodology = ma.fields.List(ma.fields.Dict(), required=True)
+    issued_at = ma.fields.String(required=True)
+    signature = ma.fields.String(required=True)
+    key_id = ma.fields.String(required=True)
+    verify_url = ma.fields.String(required=True)
+    document = ma.fields.Dict(required=True)
+    state = ma.fields.List(ma.fields.Nested(SerialStateOut), required=True)
+
+
+class DocumentCheckIn(ma.Schema):
+    document = ma.fields.Dict(required=True)
+
+
+class DocumentCheckOut(ma.Schema):
+    signature_valid = ma.fields.Boolean(required=True)
+    signature_reason = ma.fields.String(required=True)
+    key_id = ma.fields.String(allow_none=True)
+    issued_here = ma.fields.Boolean(required=True)

@@ -11,6 +11,7 @@ from sqlalchemy import Select, select
 
 from backend.applications.models import Application
 from backend.audit import log as audit
+from backend.certificates import issuing
 from backend.db import db, utcnow
 from backend.errors import Conflict
 from backend.ledger import AccountKind, Leg, account_for, post
@@ -60,6 +61,7 @@ def issue(app: Application) -> Issuance:
     )
     db.session.add(issuance)
     db.session.flush()
+    issuing.for_issuance(issuance)
     audit.record("issuance.issued", "issuance", issuance.id, after={"amount_g": amount})
     return issuance
 

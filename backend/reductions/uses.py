@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import Select, select
 
 from backend.audit import log as audit
+from backend.certificates import issuing
 from backend.db import db, utcnow
 from backend.errors import Conflict, Invalid, NotFound
 from backend.ledger import AccountKind, Leg, account_for, post
@@ -132,6 +133,7 @@ def approve(use_id: int, *, actor: str, beneficiary_name: str | None = None) -> 
     )
     use.status, use.decided_by, use.decided_at = "approved", actor, utcnow()
     use.serials = blocks.summary(moved)
+    issuing.for_use(use)
     audit.record(
         "use.approved", "use", use.id, before={"status": "pending"}, after={"status": "approved"}
     )
