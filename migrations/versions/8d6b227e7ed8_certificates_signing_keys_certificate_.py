@@ -5,7 +5,7 @@ one current (unretired) key per algorithm; certificate_counters the last number 
 out per year.
 
 Revision ID: 8d6b227e7ed8
-Revises: 7b1e2c9d4f10
+Revises: 3c5e8a1d2b47
 Create Date: 2026-12-01 12:32:45.486987
 
 """
@@ -17,7 +17,7 @@ import backend.db
 
 # revision identifiers, used by Alembic.
 revision = '8d6b227e7ed8'
-down_revision = '7b1e2c9d4f10'
+down_revision = "3c5e8a1d2b47"
 branch_labels = None
 depends_on = None
 
