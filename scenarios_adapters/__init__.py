@@ -2,7 +2,9 @@
 turning an operator's raw record into a normalised :class:`Activity` and a reduction in
 whole grams CO2e, with the published methodology version's parameters.
 
-Every adapter module exposes ``FORMULA``, ``measures(record)``,
+Every adapter module exposes ``FORMULA``, ``OVERLAP_GROUP`` (activities of one group
+are the same person's time, so two at once are one activity reported twice),
+``measures(record)``,
 ``check_plausible(activity, parameters)``, ``reduction_g(activity, parameters)``,
 ``validate_parameters(parameters)`` and ``supported_activity_types(parameters)``.
 :func:`assess` runs them in the documented order. Pure functions only: no I/O, no clock.
@@ -17,7 +19,15 @@ from typing import Any
 from . import ev_charging, transit
 from .base import INVALID, WRONG_ACTIVITY_TYPE, Activity, Rejected, build_activity, check_order
 
-__all__ = ["FORMULAS", "Activity", "Rejected", "assess", "get_adapter", "validate_parameters"]
+__all__ = [
+    "FORMULAS",
+    "Activity",
+    "Rejected",
+    "assess",
+    "get_adapter",
+    "overlapping_formulas",
+    "validate_parameters",
+]
 
 FORMULAS: dict[str, ModuleType] = {
     transit.FORMULA: transit,
@@ -32,6 +42,13 @@ def get_adapter(formula: str) -> ModuleType:
     except (KeyError, TypeError):
         known = ", ".join(sorted(FORMULAS))
         raise ValueError(f"unknown formula {formula!r} (known: {known})") from None
+
+
+def overlapping_formulas(formula: str) -> list[str]:
+    """The formulas whose activities can overlap one of ``formula``'s: those of its
+    ``OVERLAP_GROUP`` (itself included), sorted."""
+    group = get_adapter(formula).OVERLAP_GROUP
+    return sorted(name for name, module in FORMULAS.items() if group == module.OVERLAP_GROUP)
 
 
 def validate_parameters(formula: str, parameters: Any) -> None:

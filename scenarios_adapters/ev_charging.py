@@ -20,13 +20,15 @@ Parameters::
     {"baseline_g_per_km": <decimal>,   # g CO2 per km of the gasoline car replaced
      "ev_kwh_per_100km": <decimal>,    # > 0, electricity use of the EV
      "grid_g_per_kwh": <decimal>,      # g CO2 per kWh of the regional (East China) grid
-     "plausibility": {"max_power_kw": <decimal>, "max_energy_kwh": <decimal>}}  # optional
+     "plausibility": {"max_power_kw": <decimal>, "max_energy_kwh": <decimal>,
+                      "max_duration_min": <decimal>}}  # optional
 
 Plausibility: average charging power (energy over ``ended_at - started_at``) above
 ``max_power_kw`` (default 350 kW, the fastest public DC chargers), more than
 ``max_energy_kwh`` in one session (default 150 kWh, above any passenger car's battery), a
-zero or negative duration, or **zero energy** (a session that delivered nothing is a
-data fault, not a 0 g credit) are ``implausible``.
+session longer than ``max_duration_min`` (default 4320 minutes: a car left plugged in
+over a long weekend), a zero or negative duration, or **zero energy** (a session that
+delivered nothing is a data fault, not a 0 g credit) are ``implausible``.
 """
 
 from __future__ import annotations
@@ -49,17 +51,22 @@ from .base import (
 )
 
 FORMULA = "ev_charging"
+# A car charging is not its owner travelling: charging sessions overlap only each other
+# (see backend/activity/overlap.py).
+OVERLAP_GROUP = "ev_charging"
 ACTIVITY_TYPES = frozenset({"ev_charging"})
 MEASURE = "energy_wh"
 
 DEFAULT_PLAUSIBILITY: dict[str, Decimal] = {
     "max_power_kw": Decimal("350"),
     "max_energy_kwh": Decimal("150"),
+    "max_duration_min": Decimal("4320"),
 }
 _TOP_KEYS = ("baseline_g_per_km", "ev_kwh_per_100km", "grid_g_per_kwh", "plausibility")
 
 # Wh/microsecond -> kW: (Wh / 1000) / (us / 3_600_000_000) = Wh * 3_600_000 / us
 _KW_PER_WH_PER_US = 3_600_000
+_US_PER_MINUTE = 60_000_000
 
 
 def validate_parameters(parameters: Any) -> None:
@@ -105,6 +112,10 @@ def check_plausible(activity: Activity, parameters: Mapping[str, Any]) -> None:
         if Decimal(energy_wh) > lim["max_energy_kwh"] * 1000:
             raise Rejected(IMPLAUSIBLE, f"more than {lim['max_energy_kwh']} kWh in one session")
         micros = duration_us(activity)
+        if micros > lim["max_duration_min"] * _US_PER_MINUTE:
+            raise Rejected(
+                IMPLAUSIBLE, f"a charging session longer than {lim['max_duration_min']} minutes"
+            )
         # power > max  <=>  energy_wh * 3_600_000 > max_power_kw * micros
         if Decimal(energy_wh) * _KW_PER_WH_PER_US > lim["max_power_kw"] * micros:
             raise Rejected(IMPLAUSIBLE, f"average charging power above {lim['max_power_kw']} kW")

@@ -14,15 +14,19 @@ Parameters (a methodology version's ``parameters``)::
     {"baseline_g_per_km": <decimal>,                 # g CO2e per person-km of the baseline
      "modes": {"metro": <decimal>, "bus": ..., ...}, # g CO2e per person-km of each mode
      "plausibility": {                               # optional, per mode, per key
-        "walk": {"max_speed_kmh": <decimal>, "max_distance_km": <decimal>}, ...}}
+        "walk": {"max_speed_kmh": <decimal>, "max_distance_km": <decimal>,
+                 "max_duration_min": <decimal>}, ...}}
 
 The activity types this formula can credit are the keys of ``modes``. Plausibility
 limits not given fall back to :data:`DEFAULT_PLAUSIBILITY`; a mode without a default
-(anything but metro, bus, bike_share, walk) must give both limits.
+(anything but metro, bus, bike_share, walk) must give its speed and distance limits, and
+its duration limit falls back to :data:`DEFAULT_MAX_DURATION_MIN`.
 
 Plausibility: the average speed over ``ended_at - started_at`` above ``max_speed_kmh``,
-a distance above ``max_distance_km``, a zero or negative duration (there is no speed
-without time) or a **zero distance** are ``implausible``. A zero-metre trip is treated as
+a distance above ``max_distance_km``, a trip lasting longer than ``max_duration_min`` (one
+weeks-long "trip" would otherwise overlap, and so zero, every later trip of its
+resident), a zero or negative duration (there is no speed without time) or a **zero
+distance** are ``implausible``. A zero-metre trip is treated as
 a data fault (a tap in and out at the same station, a cancelled ride), not as a 0 g
 credit, so it is rejected and never counted as an accepted activity.
 """
@@ -47,20 +51,47 @@ from .base import (
 )
 
 FORMULA = "transit"
+# Activities of one overlap group are one person's time: two of them at once are one
+# trip reported twice (see backend/activity/overlap.py).
+OVERLAP_GROUP = "person_trip"
 MEASURE = "distance_m"
 
-# Average speed (km/h) and distance (km) above which a trip is implausible.
+# Average speed (km/h), distance (km) and duration (minutes) above which a trip is
+# implausible. The durations are generous: the longest trip the distance limit allows,
+# at a slow pace (metro and bus with waits and transfers, a bike ridden slowly, 30 km on
+# foot at 5 km/h).
 DEFAULT_PLAUSIBILITY: dict[str, dict[str, Decimal]] = {
-    "metro": {"max_speed_kmh": Decimal("100"), "max_distance_km": Decimal("120")},
-    "bus": {"max_speed_kmh": Decimal("80"), "max_distance_km": Decimal("100")},
-    "bike_share": {"max_speed_kmh": Decimal("30"), "max_distance_km": Decimal("50")},
-    "walk": {"max_speed_kmh": Decimal("7"), "max_distance_km": Decimal("30")},
+    "metro": {
+        "max_speed_kmh": Decimal("100"),
+        "max_distance_km": Decimal("120"),
+        "max_duration_min": Decimal("240"),
+    },
+    "bus": {
+        "max_speed_kmh": Decimal("80"),
+        "max_distance_km": Decimal("100"),
+        "max_duration_min": Decimal("240"),
+    },
+    "bike_share": {
+        "max_speed_kmh": Decimal("30"),
+        "max_distance_km": Decimal("50"),
+        "max_duration_min": Decimal("240"),
+    },
+    "walk": {
+        "max_speed_kmh": Decimal("7"),
+        "max_distance_km": Decimal("30"),
+        "max_duration_min": Decimal("360"),
+    },
 }
-_LIMIT_KEYS = ("max_speed_kmh", "max_distance_km")
+# A mode the defaults do not know must give its speed and distance limits; its
+# duration limit, if not given, is this.
+DEFAULT_MAX_DURATION_MIN = Decimal("240")
+_LIMIT_KEYS = ("max_speed_kmh", "max_distance_km", "max_duration_min")
+_REQUIRED_LIMIT_KEYS = ("max_speed_kmh", "max_distance_km")
 _TOP_KEYS = ("baseline_g_per_km", "modes", "plausibility")
 
 # metres/microsecond -> km/h: (m / 1000) / (us / 3_600_000_000) = m * 3_600_000 / us
 _KMH_PER_M_PER_US = 3_600_000
+_US_PER_MINUTE = 60_000_000
 
 
 def validate_parameters(parameters: Any) -> None:
@@ -89,7 +120,7 @@ def validate_parameters(parameters: Any) -> None:
             decimal_param(value, f"plausibility.{mode}.{key}", positive=True)
     for mode in modes:
         given = plausibility.get(mode, {})
-        missing = [k for k in _LIMIT_KEYS if k not in given and k not in _defaults(mode)]
+        missing = [k for k in _REQUIRED_LIMIT_KEYS if k not in given and k not in _defaults(mode)]
         if missing:
             raise ValueError(
                 f"mode {mode!r} has no default plausibility limits; give "
@@ -112,7 +143,7 @@ def limits(activity_type: str, parameters: Mapping[str, Any]) -> dict[str, Decim
     plausibility = parameters.get("plausibility")
     given = plausibility.get(activity_type) if isinstance(plausibility, Mapping) else None
     given = given if isinstance(given, Mapping) else {}
-    effective = dict(_defaults(activity_type))
+    effective = {"max_duration_min": DEFAULT_MAX_DURATION_MIN, **_defaults(activity_type)}
     for key in _LIMIT_KEYS:
         if key in given:
             effective[key] = decimal_param(given[key], f"plausibility.{activity_type}.{key}")
@@ -134,6 +165,12 @@ def check_plausible(activity: Activity, parameters: Mapping[str, Any]) -> None:
                 f"{activity.activity_type} trip longer than {lim['max_distance_km']} km",
             )
         micros = duration_us(activity)
+        if micros > lim["max_duration_min"] * _US_PER_MINUTE:
+            raise Rejected(
+                IMPLAUSIBLE,
+                f"{activity.activity_type} trip lasting longer than "
+                f"{lim['max_duration_min']} minutes",
+            )
         # speed > max  <=>  distance_m * 3_600_000 > max_speed_kmh * micros
         if Decimal(distance_m) * _KMH_PER_M_PER_US > lim["max_speed_kmh"] * micros:
             raise Rejected(

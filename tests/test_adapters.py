@@ -239,6 +239,55 @@ def test_ev_rejections(record, reason):
     assert reason_of("ev_charging", record, EV, ["ev_charging"]) == reason
 
 
+@pytest.mark.parametrize(
+    ("formula", "record", "limit"),
+    [
+        ("transit", trip("metro", 10_000, 240), 240),
+        ("transit", trip("bus", 10_000, 240), 240),
+        ("transit", trip("bike_share", 10_000, 240), 240),
+        ("transit", trip("walk", 10_000, 360), 360),
+        ("ev_charging", charge(35_000, 4320), 4320),
+    ],
+)
+def test_an_activity_longer_than_its_methodology_allows_is_implausible(formula, record, limit):
+    # at the limit it counts; a second longer is refused and says which limit
+    params, types = (TRANSIT, TRANSIT_TYPES) if formula == "transit" else (EV, ["ev_charging"])
+    assert assess(formula, record, params, types)[1] > 0
+    longer = dict(record, ended_at=at(limit + 1 / 60))
+    with pytest.raises(Rejected) as info:
+        assess(formula, longer, params, types)
+    assert info.value.reason == "implausible"
+    assert f"longer than {limit} minutes" in info.value.detail
+
+
+def test_a_weeks_long_trip_is_implausible_and_limits_are_configurable():
+    weeks = trip("walk", 1_000, 3 * 7 * 24 * 60)  # 1 km "walked" over three weeks
+    assert reason_of("transit", weeks, TRANSIT, TRANSIT_TYPES) == "implausible"
+    params = json.loads(json.dumps(TRANSIT))
+    params["plausibility"]["walk"]["max_duration_min"] = 30
+    assert reason_of("transit", trip("walk", 2_000, 31), params, TRANSIT_TYPES) == "implausible"
+    assert assess_transit(trip("walk", 2_000, 30), parameters=params)[1] == 120
+    transit.validate_parameters(params)
+    # a mode without defaults gets the generic duration limit unless it gives its own
+    ferry = {
+        "baseline_g_per_km": 60,
+        "modes": {"ferry": 20},
+        "plausibility": {"ferry": {"max_speed_kmh": 40, "max_distance_km": 60}},
+    }
+    assert assess("transit", trip("ferry", 10_000, 240), ferry, ["ferry"])[1] == 400
+    assert reason_of("transit", trip("ferry", 10_000, 241), ferry, ["ferry"]) == "implausible"
+    ev = dict(EV, plausibility={"max_duration_min": 600})
+    ev_charging.validate_parameters(ev)
+    assert reason_of("ev_charging", charge(35_000, 601), ev, ["ev_charging"]) == "implausible"
+    for bad in (0, -1, "60", None):
+        with pytest.raises(ValueError):
+            transit.validate_parameters(
+                dict(TRANSIT, plausibility={"walk": {"max_duration_min": bad}})
+            )
+        with pytest.raises(ValueError):
+            ev_charging.validate_parameters(dict(EV, plausibility={"max_duration_min": bad}))
+
+
 def test_ev_power_at_the_limit_is_plausible():
     # 350 kW for 6 minutes = 35 kWh
     assert assess("ev_charging", charge(35_000, 6), EV, ["ev_charging"])[1] == 17_463
@@ -389,6 +438,7 @@ def test_every_formula_module_has_the_contract():
         assert name == module.FORMULA
         for attr in ("measures", "check_plausible", "reduction_g", "validate_parameters"):
             assert callable(getattr(module, attr))
+        assert isinstance(module.OVERLAP_GROUP, str) and module.OVERLAP_GROUP
 
 
 # --- never a crash ---------------------------------------------------------------------
@@ -484,8 +534,10 @@ def test_transit_matches_exact_oracle(activity_type, distance_m, seconds):
     outcome = _check_outcome("transit", record, TRANSIT, TRANSIT_TYPES)
     limits = transit.DEFAULT_PLAUSIBILITY[activity_type]
     speed = Fraction(distance_m * 3600, 1000 * seconds)
-    plausible = distance_m <= limits["max_distance_km"] * 1000 and speed <= Fraction(
-        limits["max_speed_kmh"]
+    plausible = (
+        distance_m <= limits["max_distance_km"] * 1000
+        and seconds <= limits["max_duration_min"] * 60
+        and speed <= Fraction(limits["max_speed_kmh"])
     )
     assert (outcome is not None) == plausible
     if outcome:

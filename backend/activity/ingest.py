@@ -15,8 +15,10 @@ Per record, in order:
 4. the start must lie within the scenario's window (`too_old`), and neither start nor
    end in the future (`invalid`; a clock skew of `FUTURE_SKEW` is tolerated).
 5. overlap: a record whose time overlaps another counted activity of the same resident
-   (any scenario) is accepted but counts 0 g, with the flag `overlap`: the first
-   reported counts (no double counting across operators; the rule is in `overlap.py`).
+   (any scenario of its overlap group; by more than half of the shorter one or 5
+   minutes, whichever is smaller) is accepted but counts 0 g, with the flag `overlap`:
+   the first reported counts (no double counting across operators; the rule is in
+   `overlap.py`).
 
 An async upload (`Prefer: respond-async`) is stored with its payload and processed by
 the job `process_batch`; `resume_batches` re-runs batches whose job was lost.
@@ -150,7 +152,7 @@ def process(batch: UploadBatch, records: list) -> UploadBatch:
         )
 
     overlap.lock_residents(sorted({c.consent.user_id for c in candidates}))
-    overlap.flag(candidates)
+    overlap.flag(candidates, methodology.formula)
     inserted = _insert(batch, scenario, candidates)
     raced = [c.external_id for c in candidates if c.external_id not in inserted]
     raced_results = _stored_results(scenario.id, raced) if raced else {}
