@@ -42,13 +42,18 @@ from .base import (
     IMPLAUSIBLE,
     Activity,
     Rejected,
+    above,
+    check_duration,
     decimal_param,
     duration_us,
+    example_times,
     floor_grams,
     mapping_param,
     non_negative_int,
+    number,
     reject_unknown_keys,
 )
+from .base import record_schema as build_record_schema
 
 FORMULA = "ev_charging"
 # A car charging is not its owner travelling: charging sessions overlap only each other
@@ -66,7 +71,6 @@ _TOP_KEYS = ("baseline_g_per_km", "ev_kwh_per_100km", "grid_g_per_kwh", "plausib
 
 # Wh/microsecond -> kW: (Wh / 1000) / (us / 3_600_000_000) = Wh * 3_600_000 / us
 _KW_PER_WH_PER_US = 3_600_000
-_US_PER_MINUTE = 60_000_000
 
 
 def validate_parameters(parameters: Any) -> None:
@@ -90,7 +94,7 @@ def supported_activity_types(parameters: Mapping[str, Any]) -> frozenset[str]:
 
 
 def measures(record: Mapping[str, Any]) -> dict[str, int]:
-    return {MEASURE: non_negative_int(record, MEASURE)}
+    return {MEASURE: non_negative_int(record, MEASURE, "watt-hours")}
 
 
 def limits(parameters: Mapping[str, Any]) -> dict[str, Decimal]:
@@ -106,19 +110,30 @@ def limits(parameters: Mapping[str, Any]) -> dict[str, Decimal]:
 def check_plausible(activity: Activity, parameters: Mapping[str, Any]) -> None:
     energy_wh = activity.measures[MEASURE]
     if energy_wh == 0:
-        raise Rejected(IMPLAUSIBLE, "a charging session of 0 Wh")
+        raise Rejected(
+            IMPLAUSIBLE, "must be above 0: a session of 0 Wh is a data fault", field=MEASURE
+        )
     lim = limits(parameters)
     with localcontext(DECIMAL_CONTEXT):
-        if Decimal(energy_wh) > lim["max_energy_kwh"] * 1000:
-            raise Rejected(IMPLAUSIBLE, f"more than {lim['max_energy_kwh']} kWh in one session")
-        micros = duration_us(activity)
-        if micros > lim["max_duration_min"] * _US_PER_MINUTE:
+        kwh = Decimal(energy_wh) / 1000
+        if kwh > lim["max_energy_kwh"]:
             raise Rejected(
-                IMPLAUSIBLE, f"a charging session longer than {lim['max_duration_min']} minutes"
+                IMPLAUSIBLE,
+                f"{above(kwh, lim['max_energy_kwh'])} kWh is above the limit of "
+                f"{number(lim['max_energy_kwh'])} kWh per session",
+                field=MEASURE,
             )
+        micros = duration_us(activity)
+        check_duration(activity, micros, lim["max_duration_min"], "charging session")
         # power > max  <=>  energy_wh * 3_600_000 > max_power_kw * micros
         if Decimal(energy_wh) * _KW_PER_WH_PER_US > lim["max_power_kw"] * micros:
-            raise Rejected(IMPLAUSIBLE, f"average charging power above {lim['max_power_kw']} kW")
+            power = Decimal(energy_wh) * _KW_PER_WH_PER_US / micros
+            raise Rejected(
+                IMPLAUSIBLE,
+                f"average {above(power, lim['max_power_kw'])} kW is above the limit of "
+                f"{number(lim['max_power_kw'])} kW",
+                field="power",
+            )
 
 
 def reduction_g(activity: Activity, parameters: Mapping[str, Any]) -> int:
@@ -135,3 +150,45 @@ def reduction_g(activity: Activity, parameters: Mapping[str, Any]) -> int:
             / (1000 * ev_kwh_per_100km)
         )
         return floor_grams(grams)
+
+
+# --- the record, as the API documents it ---------------------------------------------
+
+
+def documented_activity_types() -> list[str]:
+    return sorted(ACTIVITY_TYPES)
+
+
+def record_schema(parameters: Mapping[str, Any], activity_types: list[str], example_start) -> dict:
+    """The record of a charging session, with the limits ``parameters`` give (the
+    defaults for ``{}``) and an example starting at ``example_start``."""
+    lim = limits(parameters)
+    started, ended = example_times(example_start, 60)
+    return build_record_schema(
+        title="EV charging session",
+        description="One charging session of a private battery-electric car at the "
+        "operator's charger. Credited: the gasoline-car kilometres the energy replaces, "
+        "minus the grid's emissions, with the scenario's methodology version. Refused "
+        "as `implausible`: 0 Wh, or an energy, duration or average power above the "
+        "limits (`x-limits`).",
+        activity_types=activity_types,
+        measures={
+            MEASURE: {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": int(lim["max_energy_kwh"] * 1000),
+                "description": "Energy delivered in the session, in watt-hours: a JSON "
+                "integer (35 kWh is 35000).",
+                "example": 30_000,
+            }
+        },
+        limits={t: lim for t in activity_types},
+        example={
+            "external_id": "charge-session-0001",
+            "user_ref": "user-10086",
+            "activity_type": "ev_charging",
+            "started_at": started,
+            "ended_at": ended,
+            MEASURE: 30_000,
+        },
+    )

@@ -42,13 +42,18 @@ from .base import (
     IMPLAUSIBLE,
     Activity,
     Rejected,
+    above,
+    check_duration,
     decimal_param,
     duration_us,
+    example_times,
     floor_grams,
     mapping_param,
     non_negative_int,
+    number,
     reject_unknown_keys,
 )
+from .base import record_schema as build_record_schema
 
 FORMULA = "transit"
 # Activities of one overlap group are one person's time: two of them at once are one
@@ -91,7 +96,6 @@ _TOP_KEYS = ("baseline_g_per_km", "modes", "plausibility")
 
 # metres/microsecond -> km/h: (m / 1000) / (us / 3_600_000_000) = m * 3_600_000 / us
 _KMH_PER_M_PER_US = 3_600_000
-_US_PER_MINUTE = 60_000_000
 
 
 def validate_parameters(parameters: Any) -> None:
@@ -135,7 +139,7 @@ def supported_activity_types(parameters: Mapping[str, Any]) -> frozenset[str]:
 
 
 def measures(record: Mapping[str, Any]) -> dict[str, int]:
-    return {MEASURE: non_negative_int(record, MEASURE)}
+    return {MEASURE: non_negative_int(record, MEASURE, "metres")}
 
 
 def limits(activity_type: str, parameters: Mapping[str, Any]) -> dict[str, Decimal]:
@@ -154,28 +158,30 @@ def limits(activity_type: str, parameters: Mapping[str, Any]) -> dict[str, Decim
 
 
 def check_plausible(activity: Activity, parameters: Mapping[str, Any]) -> None:
+    mode = activity.activity_type
     distance_m = activity.measures[MEASURE]
     if distance_m == 0:
-        raise Rejected(IMPLAUSIBLE, "a trip of 0 m")
-    lim = limits(activity.activity_type, parameters)
+        raise Rejected(IMPLAUSIBLE, "must be above 0: a trip of 0 m is a data fault", field=MEASURE)
+    lim = limits(mode, parameters)
     with localcontext(DECIMAL_CONTEXT):
-        if Decimal(distance_m) > lim["max_distance_km"] * 1000:
+        km = Decimal(distance_m) / 1000
+        if km > lim["max_distance_km"]:
             raise Rejected(
                 IMPLAUSIBLE,
-                f"{activity.activity_type} trip longer than {lim['max_distance_km']} km",
+                f"{above(km, lim['max_distance_km'])} km is above the {mode} limit of "
+                f"{number(lim['max_distance_km'])} km",
+                field=MEASURE,
             )
         micros = duration_us(activity)
-        if micros > lim["max_duration_min"] * _US_PER_MINUTE:
-            raise Rejected(
-                IMPLAUSIBLE,
-                f"{activity.activity_type} trip lasting longer than "
-                f"{lim['max_duration_min']} minutes",
-            )
+        check_duration(activity, micros, lim["max_duration_min"], mode)
         # speed > max  <=>  distance_m * 3_600_000 > max_speed_kmh * micros
         if Decimal(distance_m) * _KMH_PER_M_PER_US > lim["max_speed_kmh"] * micros:
+            speed = Decimal(distance_m) * _KMH_PER_M_PER_US / micros
             raise Rejected(
                 IMPLAUSIBLE,
-                f"{activity.activity_type} average speed above {lim['max_speed_kmh']} km/h",
+                f"average {above(speed, lim['max_speed_kmh'])} km/h is above the {mode} limit of "
+                f"{number(lim['max_speed_kmh'])} km/h",
+                field="speed",
             )
 
 
@@ -192,3 +198,63 @@ def reduction_g(activity: Activity, parameters: Mapping[str, Any]) -> int:
 
 def _defaults(mode: str) -> dict[str, Decimal]:
     return DEFAULT_PLAUSIBILITY.get(mode, {})
+
+
+# --- the record, as the API documents it ---------------------------------------------
+
+# (distance_m, minutes) of a typical trip per mode, for examples
+_EXAMPLES = {
+    "metro": (12_000, 30),
+    "bus": (8_000, 30),
+    "bike_share": (3_000, 15),
+    "walk": (2_000, 30),
+}
+
+
+def documented_activity_types() -> list[str]:
+    """The modes documented without a catalogue: those with default limits."""
+    return list(DEFAULT_PLAUSIBILITY)
+
+
+def record_schema(parameters: Mapping[str, Any], activity_types: list[str], example_start) -> dict:
+    """The record of a transit trip of ``activity_types``, with the limits
+    ``parameters`` give them (the defaults for ``{}``) and an example starting at
+    ``example_start`` (an aware datetime)."""
+    lims = {t: limits(t, parameters) for t in activity_types}
+    mode = "metro" if "metro" in activity_types else activity_types[0]
+    distance_m, minutes = _EXAMPLES.get(mode) or _example_trip(lims[mode])
+    started, ended = example_times(example_start, minutes)
+    return build_record_schema(
+        title="Transit trip",
+        description="One trip of one person by metro, bus, shared bike or on foot, as "
+        "the operator saw it. Credited: distance x (baseline - mode factor) of the "
+        "scenario's methodology version. Refused as `implausible`: a distance of 0, or "
+        "a distance, duration or average speed above the mode's limit (`x-limits`).",
+        activity_types=activity_types,
+        measures={
+            MEASURE: {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": max(int(lim["max_distance_km"] * 1000) for lim in lims.values()),
+                "description": "Metres travelled by the person: a JSON integer (not 12.5, "
+                'not "12000"). Each mode\'s limit is in `x-limits` (km).',
+                "example": distance_m,
+            }
+        },
+        limits=lims,
+        example={
+            "external_id": f"{mode}-trip-0001",
+            "user_ref": "user-10086",
+            "activity_type": mode,
+            "started_at": started,
+            "ended_at": ended,
+            MEASURE: distance_m,
+        },
+    )
+
+
+def _example_trip(lim: dict[str, Decimal]) -> tuple[int, int]:
+    """Up to 30 minutes at half the mode's speed limit, within its other limits."""
+    minutes = max(1, min(30, int(lim["max_duration_min"])))
+    metres = min(lim["max_speed_kmh"] * 500 * minutes / 60, lim["max_distance_km"] * 1000)
+    return max(1, int(metres)), minutes
