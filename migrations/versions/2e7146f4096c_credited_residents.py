@@ -7,7 +7,7 @@ credited so far (earlier auto-converted credits left no posting on the reduction
 account).
 
 Revision ID: 2e7146f4096c
-Revises: 7b1e2c9d4f10
+Revises: 8d6b227e7ed8
 Create Date: 2026-12-01 12:32:32.952234
 
 """
@@ -18,7 +18,7 @@ from alembic import op
 import backend.db
 
 revision = "2e7146f4096c"
-down_revision = "7b1e2c9d4f10"
+down_revision = "8d6b227e7ed8"
 branch_labels = None
 depends_on = None
 
