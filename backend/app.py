@@ -62,6 +62,10 @@ def create_app(profile: str | None = None, overrides: dict | None = None) -> Fla
     for blueprint in _api_blueprints():
         api.register_blueprint(blueprint)
     cli.init_app(app)
+
+    from backend.activity import retention
+
+    retention.check_at_startup(app)  # a retention shorter than a scenario window: refused
     return app
 
 

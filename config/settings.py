@@ -27,7 +27,33 @@ def _bool(name: str, default: bool) -> bool:
 
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
-    return int(raw) if raw else default
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
+
+
+class SettingsError(RuntimeError):
+    """A setting the service refuses to start with; the message says how to fix it."""
+
+
+def check_retention(retention_days: int, longest_window_days: int) -> None:
+    """Refuse a raw-activity retention shorter than the longest scenario window.
+
+    A record may be uploaded as long as its start lies within its scenario's window, and
+    the overlap check needs the times of every activity it could overlap; the retention
+    job keeps those times past the retention period when it must, but then it keeps raw
+    details longer than the retention period promises. Start-up and catalogue import
+    both refuse such a configuration (`SettingsError`, a `RuntimeError`)."""
+    if retention_days < longest_window_days:
+        raise SettingsError(
+            f"RAW_ACTIVITY_RETENTION_DAYS is {retention_days} days, shorter than the longest "
+            f"scenario window ({longest_window_days} days): trip times must be kept while an "
+            "upload can still overlap them. Set RAW_ACTIVITY_RETENTION_DAYS to at least "
+            f"{longest_window_days}, or shorten the scenario windows."
+        )
 
 
 def _new_signing_pem() -> bytes:
@@ -113,6 +139,8 @@ class Settings:
         self.EXPERT_QUORUM = _int("EXPERT_QUORUM", self.EXPERT_QUORUM)
         self.PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL") or None
         self.NOTICE_WORKING_DAYS = _int("NOTICE_WORKING_DAYS", self.NOTICE_WORKING_DAYS)
+        if self.RAW_ACTIVITY_RETENTION_DAYS < 1:
+            raise SettingsError("RAW_ACTIVITY_RETENTION_DAYS must be at least 1 (days)")
 
     def default_database_url(self) -> str:
         INSTANCE.mkdir(exist_ok=True)

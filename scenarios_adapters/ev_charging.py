@@ -20,13 +20,15 @@ Parameters::
     {"baseline_g_per_km": <decimal>,   # g CO2 per km of the gasoline car replaced
      "ev_kwh_per_100km": <decimal>,    # > 0, electricity use of the EV
      "grid_g_per_kwh": <decimal>,      # g CO2 per kWh of the regional (East China) grid
-     "plausibility": {"max_power_kw": <decimal>, "max_energy_kwh": <decimal>}}  # optional
+     "plausibility": {"max_power_kw": <decimal>, "max_energy_kwh": <decimal>,
+                      "max_duration_min": <decimal>}}  # optional
 
 Plausibility: average charging power (energy over ``ended_at - started_at``) above
 ``max_power_kw`` (default 350 kW, the fastest public DC chargers), more than
 ``max_energy_kwh`` in one session (default 150 kWh, above any passenger car's battery), a
-zero or negative duration, or **zero energy** (a session that delivered nothing is a
-data fault, not a 0 g credit) are ``implausible``.
+session longer than ``max_duration_min`` (default 4320 minutes: a car left plugged in
+over a long weekend), a zero or negative duration, or **zero energy** (a session that
+delivered nothing is a data fault, not a 0 g credit) are ``implausible``.
 """
 
 from __future__ import annotations
@@ -40,21 +42,30 @@ from .base import (
     IMPLAUSIBLE,
     Activity,
     Rejected,
+    above,
+    check_duration,
     decimal_param,
     duration_us,
+    example_times,
     floor_grams,
     mapping_param,
     non_negative_int,
+    number,
     reject_unknown_keys,
 )
+from .base import record_schema as build_record_schema
 
 FORMULA = "ev_charging"
+# A car charging is not its owner travelling: charging sessions overlap only each other
+# (see backend/activity/overlap.py).
+OVERLAP_GROUP = "ev_charging"
 ACTIVITY_TYPES = frozenset({"ev_charging"})
 MEASURE = "energy_wh"
 
 DEFAULT_PLAUSIBILITY: dict[str, Decimal] = {
     "max_power_kw": Decimal("350"),
     "max_energy_kwh": Decimal("150"),
+    "max_duration_min": Decimal("4320"),
 }
 _TOP_KEYS = ("baseline_g_per_km", "ev_kwh_per_100km", "grid_g_per_kwh", "plausibility")
 
@@ -83,7 +94,7 @@ def supported_activity_types(parameters: Mapping[str, Any]) -> frozenset[str]:
 
 
 def measures(record: Mapping[str, Any]) -> dict[str, int]:
-    return {MEASURE: non_negative_int(record, MEASURE)}
+    return {MEASURE: non_negative_int(record, MEASURE, "watt-hours")}
 
 
 def limits(parameters: Mapping[str, Any]) -> dict[str, Decimal]:
@@ -99,15 +110,30 @@ def limits(parameters: Mapping[str, Any]) -> dict[str, Decimal]:
 def check_plausible(activity: Activity, parameters: Mapping[str, Any]) -> None:
     energy_wh = activity.measures[MEASURE]
     if energy_wh == 0:
-        raise Rejected(IMPLAUSIBLE, "a charging session of 0 Wh")
+        raise Rejected(
+            IMPLAUSIBLE, "must be above 0: a session of 0 Wh is a data fault", field=MEASURE
+        )
     lim = limits(parameters)
     with localcontext(DECIMAL_CONTEXT):
-        if Decimal(energy_wh) > lim["max_energy_kwh"] * 1000:
-            raise Rejected(IMPLAUSIBLE, f"more than {lim['max_energy_kwh']} kWh in one session")
+        kwh = Decimal(energy_wh) / 1000
+        if kwh > lim["max_energy_kwh"]:
+            raise Rejected(
+                IMPLAUSIBLE,
+                f"{above(kwh, lim['max_energy_kwh'])} kWh is above the limit of "
+                f"{number(lim['max_energy_kwh'])} kWh per session",
+                field=MEASURE,
+            )
         micros = duration_us(activity)
+        check_duration(activity, micros, lim["max_duration_min"], "charging session")
         # power > max  <=>  energy_wh * 3_600_000 > max_power_kw * micros
         if Decimal(energy_wh) * _KW_PER_WH_PER_US > lim["max_power_kw"] * micros:
-            raise Rejected(IMPLAUSIBLE, f"average charging power above {lim['max_power_kw']} kW")
+            power = Decimal(energy_wh) * _KW_PER_WH_PER_US / micros
+            raise Rejected(
+                IMPLAUSIBLE,
+                f"average {above(power, lim['max_power_kw'])} kW is above the limit of "
+                f"{number(lim['max_power_kw'])} kW",
+                field="power",
+            )
 
 
 def reduction_g(activity: Activity, parameters: Mapping[str, Any]) -> int:
@@ -124,3 +150,45 @@ def reduction_g(activity: Activity, parameters: Mapping[str, Any]) -> int:
             / (1000 * ev_kwh_per_100km)
         )
         return floor_grams(grams)
+
+
+# --- the record, as the API documents it ---------------------------------------------
+
+
+def documented_activity_types() -> list[str]:
+    return sorted(ACTIVITY_TYPES)
+
+
+def record_schema(parameters: Mapping[str, Any], activity_types: list[str], example_start) -> dict:
+    """The record of a charging session, with the limits ``parameters`` give (the
+    defaults for ``{}``) and an example starting at ``example_start``."""
+    lim = limits(parameters)
+    started, ended = example_times(example_start, 60)
+    return build_record_schema(
+        title="EV charging session",
+        description="One charging session of a private battery-electric car at the "
+        "operator's charger. Credited: the gasoline-car kilometres the energy replaces, "
+        "minus the grid's emissions, with the scenario's methodology version. Refused "
+        "as `implausible`: 0 Wh, or an energy, duration or average power above the "
+        "limits (`x-limits`).",
+        activity_types=activity_types,
+        measures={
+            MEASURE: {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": int(lim["max_energy_kwh"] * 1000),
+                "description": "Energy delivered in the session, in watt-hours: a JSON "
+                "integer (35 kWh is 35000).",
+                "example": 30_000,
+            }
+        },
+        limits={t: lim for t in activity_types},
+        example={
+            "external_id": "charge-session-0001",
+            "user_ref": "user-10086",
+            "activity_type": "ev_charging",
+            "started_at": started,
+            "ended_at": ended,
+            MEASURE: 30_000,
+        },
+    )

@@ -14,15 +14,19 @@ Parameters (a methodology version's ``parameters``)::
     {"baseline_g_per_km": <decimal>,                 # g CO2e per person-km of the baseline
      "modes": {"metro": <decimal>, "bus": ..., ...}, # g CO2e per person-km of each mode
      "plausibility": {                               # optional, per mode, per key
-        "walk": {"max_speed_kmh": <decimal>, "max_distance_km": <decimal>}, ...}}
+        "walk": {"max_speed_kmh": <decimal>, "max_distance_km": <decimal>,
+                 "max_duration_min": <decimal>}, ...}}
 
 The activity types this formula can credit are the keys of ``modes``. Plausibility
 limits not given fall back to :data:`DEFAULT_PLAUSIBILITY`; a mode without a default
-(anything but metro, bus, bike_share, walk) must give both limits.
+(anything but metro, bus, bike_share, walk) must give its speed and distance limits, and
+its duration limit falls back to :data:`DEFAULT_MAX_DURATION_MIN`.
 
 Plausibility: the average speed over ``ended_at - started_at`` above ``max_speed_kmh``,
-a distance above ``max_distance_km``, a zero or negative duration (there is no speed
-without time) or a **zero distance** are ``implausible``. A zero-metre trip is treated as
+a distance above ``max_distance_km``, a trip lasting longer than ``max_duration_min`` (one
+weeks-long "trip" would otherwise overlap, and so zero, every later trip of its
+resident), a zero or negative duration (there is no speed without time) or a **zero
+distance** are ``implausible``. A zero-metre trip is treated as
 a data fault (a tap in and out at the same station, a cancelled ride), not as a 0 g
 credit, so it is rejected and never counted as an accepted activity.
 """
@@ -38,25 +42,56 @@ from .base import (
     IMPLAUSIBLE,
     Activity,
     Rejected,
+    above,
+    check_duration,
     decimal_param,
     duration_us,
+    example_times,
     floor_grams,
     mapping_param,
     non_negative_int,
+    number,
     reject_unknown_keys,
 )
+from .base import record_schema as build_record_schema
 
 FORMULA = "transit"
+# Activities of one overlap group are one person's time: two of them at once are one
+# trip reported twice (see backend/activity/overlap.py).
+OVERLAP_GROUP = "person_trip"
 MEASURE = "distance_m"
 
-# Average speed (km/h) and distance (km) above which a trip is implausible.
+# Average speed (km/h), distance (km) and duration (minutes) above which a trip is
+# implausible. The durations are generous: the longest trip the distance limit allows,
+# at a slow pace (metro and bus with waits and transfers, a bike ridden slowly, 30 km on
+# foot at 5 km/h).
 DEFAULT_PLAUSIBILITY: dict[str, dict[str, Decimal]] = {
-    "metro": {"max_speed_kmh": Decimal("100"), "max_distance_km": Decimal("120")},
-    "bus": {"max_speed_kmh": Decimal("80"), "max_distance_km": Decimal("100")},
-    "bike_share": {"max_speed_kmh": Decimal("30"), "max_distance_km": Decimal("50")},
-    "walk": {"max_speed_kmh": Decimal("7"), "max_distance_km": Decimal("30")},
+    "metro": {
+        "max_speed_kmh": Decimal("100"),
+        "max_distance_km": Decimal("120"),
+        "max_duration_min": Decimal("240"),
+    },
+    "bus": {
+        "max_speed_kmh": Decimal("80"),
+        "max_distance_km": Decimal("100"),
+        "max_duration_min": Decimal("240"),
+    },
+    "bike_share": {
+        "max_speed_kmh": Decimal("30"),
+        "max_distance_km": Decimal("50"),
+        "max_duration_min": Decimal("240"),
+    },
+    "walk": {
+        "max_speed_kmh": Decimal("7"),
+        "max_distance_km": Decimal("30"),
+        "max_duration_min": Decimal("360"),
+    },
 }
-_LIMIT_KEYS = ("max_speed_kmh", "max_distance_km")
+# A mode the defaults do not know must give its speed and distance limits; its
+# duration limit, if not given, is this.
+DEFAULT_MAX_DURATION_MIN = Decimal("240")
+_LIMIT_KEYS = ("max_speed_kmh", "max_distance_km", "max_duration_min")
+_REQUIRED_LIMIT_KEYS = ("max_speed_kmh", "max_distance_km")
 _TOP_KEYS = ("baseline_g_per_km", "modes", "plausibility")
 
 # metres/microsecond -> km/h: (m / 1000) / (us / 3_600_000_000) = m * 3_600_000 / us
@@ -89,7 +124,7 @@ def validate_parameters(parameters: Any) -> None:
             decimal_param(value, f"plausibility.{mode}.{key}", positive=True)
     for mode in modes:
         given = plausibility.get(mode, {})
-        missing = [k for k in _LIMIT_KEYS if k not in given and k not in _defaults(mode)]
+        missing = [k for k in _REQUIRED_LIMIT_KEYS if k not in given and k not in _defaults(mode)]
         if missing:
             raise ValueError(
                 f"mode {mode!r} has no default plausibility limits; give "
@@ -104,7 +139,7 @@ def supported_activity_types(parameters: Mapping[str, Any]) -> frozenset[str]:
 
 
 def measures(record: Mapping[str, Any]) -> dict[str, int]:
-    return {MEASURE: non_negative_int(record, MEASURE)}
+    return {MEASURE: non_negative_int(record, MEASURE, "metres")}
 
 
 def limits(activity_type: str, parameters: Mapping[str, Any]) -> dict[str, Decimal]:
@@ -112,7 +147,7 @@ def limits(activity_type: str, parameters: Mapping[str, Any]) -> dict[str, Decim
     plausibility = parameters.get("plausibility")
     given = plausibility.get(activity_type) if isinstance(plausibility, Mapping) else None
     given = given if isinstance(given, Mapping) else {}
-    effective = dict(_defaults(activity_type))
+    effective = {"max_duration_min": DEFAULT_MAX_DURATION_MIN, **_defaults(activity_type)}
     for key in _LIMIT_KEYS:
         if key in given:
             effective[key] = decimal_param(given[key], f"plausibility.{activity_type}.{key}")
@@ -123,22 +158,30 @@ def limits(activity_type: str, parameters: Mapping[str, Any]) -> dict[str, Decim
 
 
 def check_plausible(activity: Activity, parameters: Mapping[str, Any]) -> None:
+    mode = activity.activity_type
     distance_m = activity.measures[MEASURE]
     if distance_m == 0:
-        raise Rejected(IMPLAUSIBLE, "a trip of 0 m")
-    lim = limits(activity.activity_type, parameters)
+        raise Rejected(IMPLAUSIBLE, "must be above 0: a trip of 0 m is a data fault", field=MEASURE)
+    lim = limits(mode, parameters)
     with localcontext(DECIMAL_CONTEXT):
-        if Decimal(distance_m) > lim["max_distance_km"] * 1000:
+        km = Decimal(distance_m) / 1000
+        if km > lim["max_distance_km"]:
             raise Rejected(
                 IMPLAUSIBLE,
-                f"{activity.activity_type} trip longer than {lim['max_distance_km']} km",
+                f"{above(km, lim['max_distance_km'])} km is above the {mode} limit of "
+                f"{number(lim['max_distance_km'])} km",
+                field=MEASURE,
             )
         micros = duration_us(activity)
+        check_duration(activity, micros, lim["max_duration_min"], mode)
         # speed > max  <=>  distance_m * 3_600_000 > max_speed_kmh * micros
         if Decimal(distance_m) * _KMH_PER_M_PER_US > lim["max_speed_kmh"] * micros:
+            speed = Decimal(distance_m) * _KMH_PER_M_PER_US / micros
             raise Rejected(
                 IMPLAUSIBLE,
-                f"{activity.activity_type} average speed above {lim['max_speed_kmh']} km/h",
+                f"average {above(speed, lim['max_speed_kmh'])} km/h is above the {mode} limit of "
+                f"{number(lim['max_speed_kmh'])} km/h",
+                field="speed",
             )
 
 
@@ -155,3 +198,63 @@ def reduction_g(activity: Activity, parameters: Mapping[str, Any]) -> int:
 
 def _defaults(mode: str) -> dict[str, Decimal]:
     return DEFAULT_PLAUSIBILITY.get(mode, {})
+
+
+# --- the record, as the API documents it ---------------------------------------------
+
+# (distance_m, minutes) of a typical trip per mode, for examples
+_EXAMPLES = {
+    "metro": (12_000, 30),
+    "bus": (8_000, 30),
+    "bike_share": (3_000, 15),
+    "walk": (2_000, 30),
+}
+
+
+def documented_activity_types() -> list[str]:
+    """The modes documented without a catalogue: those with default limits."""
+    return list(DEFAULT_PLAUSIBILITY)
+
+
+def record_schema(parameters: Mapping[str, Any], activity_types: list[str], example_start) -> dict:
+    """The record of a transit trip of ``activity_types``, with the limits
+    ``parameters`` give them (the defaults for ``{}``) and an example starting at
+    ``example_start`` (an aware datetime)."""
+    lims = {t: limits(t, parameters) for t in activity_types}
+    mode = "metro" if "metro" in activity_types else activity_types[0]
+    distance_m, minutes = _EXAMPLES.get(mode) or _example_trip(lims[mode])
+    started, ended = example_times(example_start, minutes)
+    return build_record_schema(
+        title="Transit trip",
+        description="One trip of one person by metro, bus, shared bike or on foot, as "
+        "the operator saw it. Credited: distance x (baseline - mode factor) of the "
+        "scenario's methodology version. Refused as `implausible`: a distance of 0, or "
+        "a distance, duration or average speed above the mode's limit (`x-limits`).",
+        activity_types=activity_types,
+        measures={
+            MEASURE: {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": max(int(lim["max_distance_km"] * 1000) for lim in lims.values()),
+                "description": "Metres travelled by the person: a JSON integer (not 12.5, "
+                'not "12000"). Each mode\'s limit is in `x-limits` (km).',
+                "example": distance_m,
+            }
+        },
+        limits=lims,
+        example={
+            "external_id": f"{mode}-trip-0001",
+            "user_ref": "user-10086",
+            "activity_type": mode,
+            "started_at": started,
+            "ended_at": ended,
+            MEASURE: distance_m,
+        },
+    )
+
+
+def _example_trip(lim: dict[str, Decimal]) -> tuple[int, int]:
+    """Up to 30 minutes at half the mode's speed limit, within its other limits."""
+    minutes = max(1, min(30, int(lim["max_duration_min"])))
+    metres = min(lim["max_speed_kmh"] * 500 * minutes / 60, lim["max_distance_km"] * 1000)
+    return max(1, int(metres)), minutes

@@ -45,6 +45,7 @@ def make_merchant(client, staff_h, name: str | None = None) -> dict:
 def give_points(app, user_id: int, points: int, key: str | None = None) -> int:
     """Credit the resident grams from a scenario's issuance and convert them with the
     real conversion (the rate comes from the loaded catalogue). Returns the points."""
+    from backend.activity.accrual import mark_credited
     from backend.db import db
     from backend.ledger import AccountKind, Leg, account_for, post
     from backend.points.conversion import convert
@@ -70,6 +71,7 @@ def give_points(app, user_id: int, points: int, key: str | None = None) -> int:
             ref_type="test",
             ref_id=user_id,
         )
+        mark_credited([user_id])  # as accrual does: public stats count the resident
         converted = convert(user_id, grams, request=f"{key}:convert", actor="test")
         db.session.commit()
         assert converted.points == points, (converted, points)
@@ -159,6 +161,7 @@ def run_job(app, name: str, **kwargs):
 
 def give_points_many(app, user_ids: list[int], points: int) -> None:
     """`give_points` for many residents in one transaction."""
+    from backend.activity.accrual import mark_credited
     from backend.db import db
     from backend.ledger import AccountKind, Leg, account_for, post
     from backend.points.conversion import convert
@@ -184,6 +187,7 @@ def give_points_many(app, user_ids: list[int], points: int) -> None:
                 ref_type="test",
                 ref_id=user_id,
             )
+            mark_credited([user_id])
             convert(user_id, grams, request=f"{key}:convert", actor="test")
         db.session.commit()
 

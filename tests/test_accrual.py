@@ -191,7 +191,18 @@ def test_retention_job_erases_old_raw_details(app, client, metro):
         finally:
             app.config["RAW_ACTIVITY_RETENTION_DAYS"] = 180
         rows = {a.external_id: a for a in db.session.execute(select(Activity)).scalars()}
-        assert rows["old"].measures is None and rows["old"].started_at is None
+        # the measures go; the times stay while a 30-day window can still reach them
+        assert rows["old"].measures is None and rows["old"].erased_at is not None
+        assert rows["old"].started_at is not None and rows["old"].ended_at is not None
         assert rows["old"].credited_g == 467
         assert rows["new"].measures == {"distance_m": 10000}
+        # once no window reaches it (30 days and a day of slack), the times go too
+        old = rows["old"]
+        old.started_at -= timedelta(days=29)  # as if 29 more days had passed
+        old.ended_at -= timedelta(days=29)
+        db.session.commit()
+        assert run(purge_raw_activity) == 0
+        db.session.expire_all()
+        old = db.session.execute(select(Activity).where(Activity.external_id == "old")).scalar_one()
+        assert old.started_at is None and old.ended_at is None and old.credited_g == 467
     assert _points(client, alice) == 934

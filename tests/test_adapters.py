@@ -239,6 +239,57 @@ def test_ev_rejections(record, reason):
     assert reason_of("ev_charging", record, EV, ["ev_charging"]) == reason
 
 
+@pytest.mark.parametrize(
+    ("formula", "record", "limit"),
+    [
+        ("transit", trip("metro", 10_000, 240), 240),
+        ("transit", trip("bus", 10_000, 240), 240),
+        ("transit", trip("bike_share", 10_000, 240), 240),
+        ("transit", trip("walk", 10_000, 360), 360),
+        ("ev_charging", charge(35_000, 4320), 4320),
+    ],
+)
+def test_an_activity_longer_than_its_methodology_allows_is_implausible(formula, record, limit):
+    # at the limit it counts; a second longer is refused and says which limit
+    params, types = (TRANSIT, TRANSIT_TYPES) if formula == "transit" else (EV, ["ev_charging"])
+    assert assess(formula, record, params, types)[1] > 0
+    longer = dict(record, ended_at=at(limit + 1 / 60))
+    with pytest.raises(Rejected) as info:
+        assess(formula, longer, params, types)
+    assert info.value.reason == "implausible"
+    (message,) = info.value.errors["duration"]
+    assert message.endswith(f"limit of {limit} minutes")
+    assert message.startswith(f"{limit}.02 minutes is above the")
+
+
+def test_a_weeks_long_trip_is_implausible_and_limits_are_configurable():
+    weeks = trip("walk", 1_000, 3 * 7 * 24 * 60)  # 1 km "walked" over three weeks
+    assert reason_of("transit", weeks, TRANSIT, TRANSIT_TYPES) == "implausible"
+    params = json.loads(json.dumps(TRANSIT))
+    params["plausibility"]["walk"]["max_duration_min"] = 30
+    assert reason_of("transit", trip("walk", 2_000, 31), params, TRANSIT_TYPES) == "implausible"
+    assert assess_transit(trip("walk", 2_000, 30), parameters=params)[1] == 120
+    transit.validate_parameters(params)
+    # a mode without defaults gets the generic duration limit unless it gives its own
+    ferry = {
+        "baseline_g_per_km": 60,
+        "modes": {"ferry": 20},
+        "plausibility": {"ferry": {"max_speed_kmh": 40, "max_distance_km": 60}},
+    }
+    assert assess("transit", trip("ferry", 10_000, 240), ferry, ["ferry"])[1] == 400
+    assert reason_of("transit", trip("ferry", 10_000, 241), ferry, ["ferry"]) == "implausible"
+    ev = dict(EV, plausibility={"max_duration_min": 600})
+    ev_charging.validate_parameters(ev)
+    assert reason_of("ev_charging", charge(35_000, 601), ev, ["ev_charging"]) == "implausible"
+    for bad in (0, -1, "60", None):
+        with pytest.raises(ValueError):
+            transit.validate_parameters(
+                dict(TRANSIT, plausibility={"walk": {"max_duration_min": bad}})
+            )
+        with pytest.raises(ValueError):
+            ev_charging.validate_parameters(dict(EV, plausibility={"max_duration_min": bad}))
+
+
 def test_ev_power_at_the_limit_is_plausible():
     # 350 kW for 6 minutes = 35 kWh
     assert assess("ev_charging", charge(35_000, 6), EV, ["ev_charging"])[1] == 17_463
@@ -389,6 +440,7 @@ def test_every_formula_module_has_the_contract():
         assert name == module.FORMULA
         for attr in ("measures", "check_plausible", "reduction_g", "validate_parameters"):
             assert callable(getattr(module, attr))
+        assert isinstance(module.OVERLAP_GROUP, str) and module.OVERLAP_GROUP
 
 
 # --- never a crash ---------------------------------------------------------------------
@@ -450,6 +502,10 @@ def _check_outcome(formula, record, parameters, types):
         activity, grams = assess(formula, record, parameters, types)
     except Rejected as err:
         assert err.reason in {"invalid", "implausible", "wrong_activity_type"}
+        # every rejection names at least one field and the rule it broke
+        assert err.errors and all(
+            isinstance(m, str) and m for ms in err.errors.values() for m in ms
+        )
         return None
     assert isinstance(activity, Activity)
     assert type(grams) is int and grams >= 0
@@ -484,8 +540,10 @@ def test_transit_matches_exact_oracle(activity_type, distance_m, seconds):
     outcome = _check_outcome("transit", record, TRANSIT, TRANSIT_TYPES)
     limits = transit.DEFAULT_PLAUSIBILITY[activity_type]
     speed = Fraction(distance_m * 3600, 1000 * seconds)
-    plausible = distance_m <= limits["max_distance_km"] * 1000 and speed <= Fraction(
-        limits["max_speed_kmh"]
+    plausible = (
+        distance_m <= limits["max_distance_km"] * 1000
+        and seconds <= limits["max_duration_min"] * 60
+        and speed <= Fraction(limits["max_speed_kmh"])
     )
     assert (outcome is not None) == plausible
     if outcome:
@@ -496,15 +554,33 @@ def test_transit_matches_exact_oracle(activity_type, distance_m, seconds):
 
 
 @pytest.mark.parametrize(
-    ("formula", "record", "parameters", "types", "detail"),
+    ("formula", "record", "parameters", "types", "errors"),
     [
-        ("transit", trip(minutes=-1), TRANSIT, ["metro"], "ended_at is before started_at"),
-        ("transit", trip(minutes=0), TRANSIT, ["metro"], "the activity has no duration"),
-        ("ev_charging", charge(minutes=-1), EV, ["ev_charging"], "ended_at is before started_at"),
-        ("ev_charging", charge(minutes=0), EV, ["ev_charging"], "the activity has no duration"),
+        ("transit", trip(minutes=-1), TRANSIT, ["metro"], {"ended_at": ["is before started_at"]}),
+        (
+            "transit",
+            trip(minutes=0),
+            TRANSIT,
+            ["metro"],
+            {"duration": ["is zero: ended_at must be after started_at"]},
+        ),
+        (
+            "ev_charging",
+            charge(minutes=-1),
+            EV,
+            ["ev_charging"],
+            {"ended_at": ["is before started_at"]},
+        ),
+        (
+            "ev_charging",
+            charge(minutes=0),
+            EV,
+            ["ev_charging"],
+            {"duration": ["is zero: ended_at must be after started_at"]},
+        ),
     ],
 )
-def test_time_faults_are_explained(formula, record, parameters, types, detail):
+def test_time_faults_are_explained(formula, record, parameters, types, errors):
     with pytest.raises(Rejected) as info:
         assess(formula, record, parameters, types)
-    assert (info.value.reason, info.value.detail) == ("implausible", detail)
+    assert (info.value.reason, info.value.errors) == ("implausible", errors)

@@ -1,6 +1,10 @@
 """Accrual: each resident's accepted, uncredited reductions become one ledger entry per
 resident, scenario and Asia/Shanghai day, within the scenario's daily cap; with
-auto-convert on, the same entry converts the credited grams to points.
+auto-convert on, a second entry in the same transaction converts the credited grams to
+points. Two entries, not one: the resident's reductions history then shows the grams
+credited and their conversion as two lines (one entry would net them to nothing). The
+credit entry is the activities' `accrual_entry_id`; each resident credited is recorded
+in `credited_residents` (public stats count them).
 
 Exactly once: a chunk runs under an exclusive accrual lock (a PostgreSQL advisory
 transaction lock; SQLite serialises writers anyway), marks the activities it credits
@@ -16,9 +20,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select, text
 
-from backend.activity.models import Activity
+from backend.activity.models import Activity, CreditedResident
 from backend.auth.models import User
-from backend.db import bulk_update, db, in_values
+from backend.db import bulk_insert, bulk_update, db, in_values, utcnow
 from backend.ledger import AccountKind, Leg, account_for, lock
 from backend.ledger.accounts import accounts_for
 from backend.ledger.posting import EntryRequest, post_many
@@ -33,7 +37,8 @@ ADVISORY_KEY = 0x5150_0001  # "accrual"
 @dataclass
 class ChunkResult:
     activities: int = 0
-    entries: int = 0
+    entries: int = 0  # credit entries (one per resident-day credited)
+    conversions: int = 0  # auto-conversion entries
     credited_g: int = 0
     points: int = 0
     locked_out: bool = False
@@ -46,6 +51,19 @@ def _take_lock() -> bool:
         db.session.execute(
             text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": ADVISORY_KEY}
         ).scalar()
+    )
+
+
+def mark_credited(user_ids) -> None:
+    """Record that these residents have been credited (kept once per resident, with the
+    first time), in the caller's transaction: what public stats count."""
+    if not user_ids:
+        return
+    now = utcnow()
+    bulk_insert(
+        CreditedResident,
+        [{"user_id": u, "first_credited_at": now} for u in sorted(set(user_ids))],
+        on_conflict=("user_id",),
     )
 
 
@@ -119,6 +137,7 @@ def accrue_chunk(limit: int = 5000) -> ChunkResult:
     marks: list[dict] = []
     requests: list[EntryRequest] = []
     entry_of_group: list[tuple[EntryRequest, list[dict]]] = []
+    credited_users: set[int] = set()
     for key in sorted(pending, key=lambda k: (k[1], k[0], k[2])):
         user_id, scenario_id, day = key
         scenario = scenarios[scenario_id]
@@ -133,32 +152,46 @@ def accrue_chunk(limit: int = 5000) -> ChunkResult:
         marks += group_marks
         if credited_total == 0:
             continue
-        legs = [
-            Leg(issuance[scenario_id], -credited_total),
-            Leg(reductions[user_id], credited_total),
-        ]
-        points = 0
-        if auto.get(user_id):
-            accounts = ConversionAccounts(reductions[user_id], backing, mint, points_accts[user_id])
-            _, points, conv = conversion_legs(credited_total, rate, accounts)
-            legs += conv
+        ref_id = f"{scenario.code}:{day.isoformat()}"
+        key_tail = f"{scenario_id}:{user_id}:{day.isoformat()}:{pending[key][0].id}"
         request = EntryRequest(
             kind="accrual",
-            idempotency_key=f"accrual:{scenario_id}:{user_id}:{day.isoformat()}:"
-            f"{pending[key][0].id}",
-            legs=legs,
+            idempotency_key=f"accrual:{key_tail}",
+            legs=[
+                Leg(issuance[scenario_id], -credited_total),
+                Leg(reductions[user_id], credited_total),
+            ],
             ref_type="activity_day",
-            ref_id=f"{scenario.code}:{day.isoformat()}",
+            ref_id=ref_id,
             actor="job:accrual",
-            memo=f"{scenario.code} {day.isoformat()}: {credited_total} g"
-            + (f", {points} pt" if points else ""),
+            memo=f"{scenario.code} {day.isoformat()}: {credited_total} g credited",
         )
         requests.append(request)
         entry_of_group.append((request, group_marks))
+        credited_users.add(user_id)
         out.entries += 1
         out.credited_g += credited_total
-        out.points += points
+        if auto.get(user_id):
+            accounts = ConversionAccounts(reductions[user_id], backing, mint, points_accts[user_id])
+            taken, points, conv = conversion_legs(credited_total, rate, accounts)
+            if conv:
+                # after its credit in the same list: post_many checks balances in order
+                requests.append(
+                    EntryRequest(
+                        kind="conversion",
+                        idempotency_key=f"accrual-conversion:{key_tail}",
+                        legs=conv,
+                        ref_type="activity_day",
+                        ref_id=ref_id,
+                        actor="job:accrual",
+                        memo=f"auto-convert {scenario.code} {day.isoformat()}: {taken} g -> "
+                        f"{points} pt (rate v{rate.version})",
+                    )
+                )
+                out.conversions += 1
+                out.points += points
     entry_ids = post_many(requests)
+    mark_credited(credited_users)
     for request, group_marks in entry_of_group:
         for m in group_marks:
             m["entry"] = entry_ids[request.idempotency_key]
@@ -178,7 +211,14 @@ def accrue_chunk(limit: int = 5000) -> ChunkResult:
 @job(queue="accrual", timeout=1800)
 def accrue(max_chunks: int = 1000) -> dict:
     """Credit everything uncredited, a chunk per transaction (commits per chunk)."""
-    totals = {"activities": 0, "entries": 0, "credited_g": 0, "points": 0, "locked_out": False}
+    totals = {
+        "activities": 0,
+        "entries": 0,
+        "conversions": 0,
+        "credited_g": 0,
+        "points": 0,
+        "locked_out": False,
+    }
     for _ in range(max_chunks):
         res = accrue_chunk(limit=20_000)
         db.session.commit()
@@ -187,6 +227,6 @@ def accrue(max_chunks: int = 1000) -> dict:
             break
         if res.activities == 0:
             break
-        for k in ("activities", "entries", "credited_g", "points"):
+        for k in ("activities", "entries", "conversions", "credited_g", "points"):
             totals[k] += getattr(res, k)
     return totals

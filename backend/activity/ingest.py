@@ -15,8 +15,15 @@ Per record, in order:
 4. the start must lie within the scenario's window (`too_old`), and neither start nor
    end in the future (`invalid`; a clock skew of `FUTURE_SKEW` is tolerated).
 5. overlap: a record whose time overlaps another counted activity of the same resident
-   (any scenario) is accepted but counts 0 g, with the flag `overlap`: the first
-   reported counts (no double counting across operators; the rule is in `overlap.py`).
+   (any scenario of its overlap group; by more than half of the shorter one or 5
+   minutes, whichever is smaller) is accepted but counts 0 g, with the flag `overlap`:
+   the first reported counts (no double counting across operators; the rule is in
+   `overlap.py`).
+
+A rejected record's result names, per field, the rule it broke: `{"external_id": ...,
+"status": "rejected", "reason": "invalid", "errors": {"distance_m": ["must be an integer
+number of metres"]}}`; derived quantities (`speed`, `power`, `duration`) stand for the
+fields they come from, and `implausible` names the limit.
 
 An async upload (`Prefer: respond-async`) is stored with its payload and processed by
 the job `process_batch`; `resume_batches` re-runs batches whose job was lost.
@@ -103,9 +110,17 @@ def process(batch: UploadBatch, records: list) -> UploadBatch:
     pending: list[tuple[int, str, dict]] = []
 
     for i, rec in enumerate(records):
-        ext = rec.get("external_id") if isinstance(rec, dict) else None
-        if not isinstance(ext, str) or not 1 <= len(ext) <= 128 or not storable(ext):
-            results[i] = _rejected(ext if isinstance(ext, str) else None, "invalid")
+        if not isinstance(rec, dict):
+            results[i] = _rejected(None, "invalid", {"record": ["must be a JSON object"]})
+            continue
+        ext = rec.get("external_id")
+        problem = _text_problem(ext)
+        if problem:
+            results[i] = _rejected(
+                ext if isinstance(ext, str) and storable(ext) else None,
+                "invalid",
+                {"external_id": [problem]},
+            )
             continue
         if ext in first_in_batch:
             continue  # answered once the first one is
@@ -120,28 +135,36 @@ def process(batch: UploadBatch, records: list) -> UploadBatch:
             results[i] = _duplicate(ext, stored[ext])
             continue
         ref = rec.get("user_ref")
-        if _is_ref(ref):
-            consent, reason = consents.get(ref, (None, "unknown_user"))
-        else:
-            consent, reason = None, "invalid"
+        problem = _text_problem(ref)
+        if problem:
+            results[i] = _rejected(ext, "invalid", {"user_ref": [problem]})
+            continue
+        consent, reason = consents.get(ref, (None, "unknown_user"))
         if consent is None:
-            results[i] = _rejected(ext, reason)
+            results[i] = _rejected(ext, reason, {"user_ref": [REF_PROBLEMS[reason]]})
             continue
         try:
             activity, grams = scenarios_adapters.assess(
                 methodology.formula, rec, methodology.parameters, scenario.activity_types
             )
         except Rejected as rej:
-            results[i] = _rejected(ext, rej.reason)
+            results[i] = _rejected(ext, rej.reason, rej.errors)
             continue
         if grams > MAX_RECORD_G:
-            results[i] = _rejected(ext, "implausible")
+            message = f"{grams} g in one record is above the limit of {MAX_RECORD_G} g"
+            results[i] = _rejected(ext, "implausible", {"reduction_g": [message]})
             continue
-        if activity.started_at > now + FUTURE_SKEW or activity.ended_at > now + FUTURE_SKEW:
-            results[i] = _rejected(ext, "invalid")
+        future = [f for f in ("started_at", "ended_at") if getattr(activity, f) > now + FUTURE_SKEW]
+        if future:
+            results[i] = _rejected(ext, "invalid", {f: ["is in the future"] for f in future})
             continue
         if activity.started_at < oldest:
-            results[i] = _rejected(ext, "too_old")
+            earliest = oldest.astimezone(SHANGHAI).replace(microsecond=0).isoformat()
+            message = (
+                f"is before the scenario's {scenario.window_days}-day window "
+                f"(the earliest start accepted now is {earliest})"
+            )
+            results[i] = _rejected(ext, "too_old", {"started_at": [message]})
             continue
         candidates.append(
             _Candidate(
@@ -157,7 +180,7 @@ def process(batch: UploadBatch, records: list) -> UploadBatch:
         )
 
     overlap.lock_residents(sorted({c.consent.user_id for c in candidates}))
-    overlap.flag(candidates)
+    overlap.flag(candidates, methodology.formula)
     inserted = _insert(batch, scenario, candidates)
     raced = [c.external_id for c in candidates if c.external_id not in inserted]
     raced_results = _stored_results(scenario.id, raced) if raced else {}
@@ -191,12 +214,33 @@ def process(batch: UploadBatch, records: list) -> UploadBatch:
     return batch
 
 
+REF_PROBLEMS = {
+    "unknown_user": "is bound to no resident: the resident must first redeem a bind token "
+    "issued for it (POST /api/v1/operator/bind-tokens)",
+    "no_consent": "the resident has withdrawn consent for this reference",
+}
+
+
+def _text_problem(value) -> str | None:
+    """What is wrong with an `external_id` or `user_ref` (None when nothing is)."""
+    if value is None:
+        return "is required: a string of 1 to 128 characters"
+    if not isinstance(value, str):
+        return "must be a string of 1 to 128 characters"
+    if not 1 <= len(value) <= 128:
+        return "must be 1 to 128 characters long"
+    if not storable(value):
+        return "must not contain NUL characters or invalid Unicode"
+    return None
+
+
 def _is_ref(ref) -> bool:
-    return isinstance(ref, str) and 1 <= len(ref) <= 128 and storable(ref)
+    return _text_problem(ref) is None
 
 
-def _rejected(ext: str | None, reason: str) -> dict:
-    return {"external_id": ext, "status": "rejected", "reason": reason}
+def _rejected(ext: str | None, reason: str, errors: dict[str, list[str]]) -> dict:
+    """A rejected record's result: the reason code and, per field, the rule broken."""
+    return {"external_id": ext, "status": "rejected", "reason": reason, "errors": errors}
 
 
 def _duplicate(ext: str, first: tuple[int, list | None]) -> dict:

@@ -124,3 +124,16 @@ class Activity(db.Model):
 
     scenario: Mapped[Scenario] = relationship(lazy="joined")
     methodology: Mapped[Methodology] = relationship(lazy="joined")
+
+
+class CreditedResident(db.Model):
+    """A resident accrual has credited at least once (written in the accrual's
+    transaction), so public stats count the residents taking part without reading the
+    ledger's postings, whatever auto-convert did with the grams."""
+
+    __tablename__ = "credited_residents"
+
+    user_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("users.id"), primary_key=True, autoincrement=False
+    )
+    first_credited_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,6 +1,17 @@
-"""Overlap: no trip counted twice. A record whose time overlaps another counted
-activity of the same resident (in any scenario, from any operator) by more than
-`TOLERANCE` is accepted with 0 g and the flag `overlap`: the first reported counts.
+"""Overlap: no trip counted twice. A record that overlaps another counted activity of the
+same resident (in any scenario, from any operator) is accepted with 0 g and the flag
+`overlap`: the first reported counts.
+
+Two activities overlap when the time they share exceeds half of the shorter one or
+`TOLERANCE` (5 minutes), whichever is smaller. The rule is symmetric (it does not matter
+which came first) and scale-free: two identical 4-minute trips overlap, while a 3-minute
+brush between a bus and the metro it leads to does not.
+
+Only activities of one overlap group can overlap (an adapter's `OVERLAP_GROUP`): a
+person can't take two trips at once, but their car can charge while they take the
+metro. An activity longer than its methodology allows is refused by its adapter
+(`implausible`), so one weeks-long "trip" can't zero every later trip.
+
 Uploads touching the same residents are serialised (PostgreSQL advisory locks) so two
 operators racing can't both count one trip."""
 
@@ -11,8 +22,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, text
 
+import scenarios_adapters
 from backend.activity.models import Activity
 from backend.db import db, in_values
+from backend.registry.models import Methodology
 
 TOLERANCE = timedelta(minutes=5)
 RESIDENT_LOCK_NS = 0x5150  # advisory lock namespace: one resident's uploads
@@ -34,7 +47,19 @@ def lock_residents(user_ids: list[int]) -> None:
     )
 
 
-def flag(candidates: list) -> None:
+def overlaps(s1: datetime, e1: datetime, s2: datetime, e2: datetime) -> bool:
+    """Do [s1, e1) and [s2, e2) share more than half of the shorter one or `TOLERANCE`,
+    whichever is smaller? Symmetric in its two activities."""
+    shared = min(e1, e2) - max(s1, s2)
+    if shared <= timedelta(0):
+        return False
+    shorter = min(e1 - s1, e2 - s2)
+    return shared > min(shorter / 2, TOLERANCE)
+
+
+def flag(candidates: list, formula: str) -> None:
+    """Zero (with the flag `overlap`) each candidate of a `formula` scenario that overlaps
+    a counted activity of its resident, stored or earlier in `candidates`."""
     if not candidates:
         return
     by_user: dict[int, list] = defaultdict(list)
@@ -42,16 +67,20 @@ def flag(candidates: list) -> None:
         by_user[c.consent.user_id].append(c)
     lo = min(c.started_at for c in candidates) - timedelta(days=1)
     hi = max(c.ended_at for c in candidates)
+    formulas = scenarios_adapters.overlapping_formulas(formula)
     existing: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
     users = sorted(by_user)
     for start in range(0, len(users), CHUNK):
         rows = db.session.execute(
-            select(Activity.user_id, Activity.started_at, Activity.ended_at).where(
+            select(Activity.user_id, Activity.started_at, Activity.ended_at)
+            .join(Methodology, Methodology.id == Activity.methodology_id)
+            .where(
                 in_values(Activity.user_id, users[start : start + CHUNK]),
                 Activity.started_at.is_not(None),
                 Activity.started_at < hi,
                 Activity.ended_at > lo,
                 Activity.reduction_g > 0,
+                Methodology.formula.in_(formulas),
             )
         )
         for user_id, s, e in rows:
@@ -59,12 +88,8 @@ def flag(candidates: list) -> None:
     for user_id, items in by_user.items():
         counted = existing[user_id]
         for c in sorted(items, key=lambda c: c.index):
-            if any(_overlap(c.started_at, c.ended_at, s, e) > TOLERANCE for s, e in counted):
+            if any(overlaps(c.started_at, c.ended_at, s, e) for s, e in counted):
                 c.flags = ["overlap"]
                 c.reduction_g = 0
             elif c.reduction_g > 0:
                 counted.append((c.started_at, c.ended_at))
-
-
-def _overlap(s1: datetime, e1: datetime, s2: datetime, e2: datetime) -> timedelta:
-    return min(e1, e2) - max(s1, s2)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
-from backend.activity import activities, bind_tokens, consent, erasure, ingest
+from backend.activity import activities, bind_tokens, consent, erasure, ingest, record_schemas
 from backend.activity import schemas as s
 from backend.activity.models import Activity, Consent
 from backend.auth.guards import BEARER, current_principal, require
@@ -14,7 +14,19 @@ from backend.errors import Invalid, TooLarge
 from backend.http import Blueprint, PageArgs, page_schema
 from backend.runtime import setting
 
-operator = Blueprint(
+
+class OperatorBlueprint(Blueprint):
+    """Adds the record schemas of every activity family (generated from the adapters) to
+    the OpenAPI document's components, which the upload body refers to."""
+
+    def register_views_in_doc(self, api, app, spec, *, name, parameters):
+        for component, schema in record_schemas.components().items():
+            if component not in spec.components.schemas:
+                spec.components.schema(component, component=schema)
+        super().register_views_in_doc(api, app, spec, name=name, parameters=parameters)
+
+
+operator = OperatorBlueprint(
     "operator", __name__, url_prefix="/api/v1/operator", description="Scenario operators"
 )
 me = Blueprint(
@@ -41,13 +53,9 @@ def create_bind_token(body):
 
 
 # The body is parsed by hand, not by a schema, so that the records are counted before
-# any is validated and one bad record never fails the batch.
-UPLOAD_BODY = {
-    "type": "object",
-    "required": ["records"],
-    "additionalProperties": False,
-    "properties": {"records": {"type": "array", "maxItems": 10000, "items": {"type": "object"}}},
-}
+# any is validated and one bad record never fails the batch; it is documented all the
+# same, each family's record from its adapter.
+UPLOAD_BODY = record_schemas.upload_body()
 
 
 def _records() -> list:
@@ -96,6 +104,16 @@ def upload():
         return jsonify(batch_id=batch.id, status=batch.status), 202
     batch = ingest.new_batch(p.scenario_id, str(p.id), records, queued=False)
     return ingest.process(batch, records)
+
+
+@operator.route("/scenario", methods=["GET"])
+@operator.doc(security=BEARER)
+@require("operator")
+@operator.response(200, s.OperatorScenarioOut)
+def get_scenario():
+    """The caller's scenario: window, daily cap, activity types, methodology version, and
+    the record schema of each activity type (with the limits of that version)."""
+    return record_schemas.operator_scenario(current_principal().scenario_id)
 
 
 @operator.route("/batches/<string:batch_id>", methods=["GET"])

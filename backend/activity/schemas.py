@@ -20,6 +20,15 @@ class RecordResult(ma.Schema):
     external_id = ma.fields.String(allow_none=True, required=True)
     status = ma.fields.String(required=True)
     reason = ma.fields.String()
+    errors = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.List(ma.fields.String()),
+        metadata={
+            "description": "Of a rejected record: per field (or derived quantity: speed, "
+            "power, duration), the rules it broke.",
+            "example": {"distance_m": ["must be an integer number of metres"]},
+        },
+    )
     reduction_g = ma.fields.Integer()
     flags = ma.fields.List(ma.fields.String())
 
@@ -32,6 +41,30 @@ class BatchOut(ma.Schema):
     duplicates = ma.fields.Integer(required=True)
     rejected = ma.fields.Integer(required=True)
     results = ma.fields.List(ma.fields.Nested(RecordResult), allow_none=True)
+
+
+class OperatorScenarioOut(ma.Schema):
+    code = ma.fields.String(required=True)
+    title = ma.fields.String(required=True)
+    status = ma.fields.String(required=True)
+    window_days = ma.fields.Integer(
+        required=True, metadata={"description": "A record counts if it started this recently."}
+    )
+    daily_cap_g = ma.fields.Integer(
+        required=True, metadata={"description": "Most grams credited per resident per day."}
+    )
+    activity_types = ma.fields.List(ma.fields.String(), required=True)
+    methodology = ma.fields.String(required=True)
+    methodology_version = ma.fields.String(required=True)
+    record_schemas = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Dict(),
+        required=True,
+        metadata={
+            "description": "Per activity type, the JSON Schema of a record, with the "
+            "limits of this methodology version (`x-limits`) and an example."
+        },
+    )
 
 
 class BatchAccepted(ma.Schema):

@@ -1,8 +1,10 @@
 """Public totals (Art. 25: regular disclosure): aggregates only, never personal data.
 
-Each figure comes from account balances or the small settlements table, so the query
-costs the same on a ledger of millions of postings:
-- residents taking part: residents whose reductions account has ever been credited;
+Each figure comes from account balances, the small settlements table or the table of
+credited residents, so the query never reads the ledger's postings:
+- residents taking part: residents accrual has ever credited (`credited_residents`, one
+  row per resident, written with the credit; also those whose grams auto-convert turned
+  into points at once);
 - reductions credited: what the scenario issuance accounts gave out (-their balances);
 - points converted back: points the settled batches returned to the mint, and the grams
   they gave merchants;
@@ -19,10 +21,7 @@ from backend.db import db, utcnow
 _TOTALS = text(
     """
     SELECT
-      (SELECT COUNT(*) FROM accounts a
-        WHERE a.kind = 'resident_reductions'
-          AND EXISTS (SELECT 1 FROM postings p WHERE p.account_id = a.id AND p.amount > 0))
-        AS residents,
+      (SELECT COUNT(*) FROM credited_residents) AS residents,
       (SELECT COALESCE(-SUM(balance), 0) FROM accounts WHERE kind = 'scenario_issuance')
         AS credited_g,
       (SELECT COALESCE(-SUM(balance), 0) FROM accounts WHERE kind = 'points_mint')

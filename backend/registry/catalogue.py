@@ -3,7 +3,9 @@
 Loading the same document twice changes nothing. A published methodology version is
 immutable: the same code and version with other content is refused (publish a new
 version instead). A scenario may move to another methodology version or change its cap,
-window or title; that counts as `updated`."""
+window or title; that counts as `updated`. A scenario whose window is longer than the
+raw-activity retention is refused (409 `window_longer_than_retention`): the overlap check
+needs trip times for as long as a window reaches back."""
 
 from __future__ import annotations
 
@@ -18,6 +20,11 @@ from backend.errors import Conflict, Invalid
 from backend.ledger import AccountKind, account_for, lock
 from backend.registry.models import ConversionRule, Methodology, Organization, Scenario
 from backend.registry.schemas import CatalogueIn
+from backend.runtime import setting
+
+
+class WindowLongerThanRetention(Conflict):
+    code, title = "window_longer_than_retention", "Window longer than the data retention"
 
 
 def _counts() -> Counter:
@@ -35,6 +42,7 @@ def load(document: dict) -> dict:
         doc = CatalogueIn().load(document)
     except ma.ValidationError as err:
         raise Invalid(errors=err.messages) from err
+    _check_windows(doc["scenarios"])
     result = {
         "organizations": _counts(),
         "methodologies": _counts(),
@@ -52,6 +60,25 @@ def load(document: dict) -> dict:
         _load_conversion(doc["conversion"]["points_per_kg"], result["conversion"])
     db.session.flush()
     return {k: dict(v) for k, v in result.items()}
+
+
+def _check_windows(scenarios: list[dict]) -> None:
+    """Before anything is written: every window must fit in the raw-activity retention."""
+    retention = setting("RAW_ACTIVITY_RETENTION_DAYS")
+    too_long = [s for s in scenarios if s["window_days"] > retention]
+    if too_long:
+        worst = max(too_long, key=lambda s: s["window_days"])
+        raise WindowLongerThanRetention(
+            f"Scenario {worst['code']} has a {worst['window_days']}-day window, longer than "
+            f"the {retention}-day raw-activity retention (RAW_ACTIVITY_RETENTION_DAYS): trip "
+            "times must be kept while an upload can still overlap them. Shorten the window "
+            "or raise the retention.",
+            errors={
+                f"scenarios.{i}.window_days": [f"At most {retention} (the retention)."]
+                for i, s in enumerate(scenarios)
+                if s["window_days"] > retention
+            },
+        )
 
 
 def _load_org(data: dict, counts: Counter) -> None:

@@ -1,7 +1,7 @@
 """registry part one: applications, history, expert opinions, objections, projects, asset claims
 
 Revision ID: c4e8a1f0b2d3
-Revises: 8d6b227e7ed8
+Revises: 2e7146f4096c
 Create Date: 2026-12-01 12:33:37.727075
 
 """
@@ -13,7 +13,7 @@ import backend.db
 
 # revision identifiers, used by Alembic.
 revision = 'c4e8a1f0b2d3'
-down_revision = "8d6b227e7ed8"
+down_revision = "2e7146f4096c"
 branch_labels = None
 depends_on = None
 
