@@ -1,5 +1,6 @@
 """/healthz (the process is up) and /readyz (the database answers; where Redis is set, it
-answers and a periodic scheduler has sent a heartbeat in the last two minutes)."""
+answers and a periodic scheduler has sent a heartbeat in the last two minutes). While
+Redis is down no scheduler can enqueue anything: `scheduler` is then `down` too."""
 
 from __future__ import annotations
 
@@ -35,6 +36,13 @@ def readyz():
             checks["scheduler"] = "ok" if scheduler_alive(conn) else "down"
         except Exception:  # noqa: BLE001
             checks["redis"] = "down"
+            checks["scheduler"] = "down"
     if all(v == "ok" for v in checks.values()):
         return jsonify(status="ready", checks=checks)
-    return problem(503, "not_ready", "A dependency does not answer.", extra={"checks": checks})
+    return problem(
+        503,
+        "not_ready",
+        "A dependency does not answer.",
+        extra={"checks": checks},
+        headers={"Retry-After": "5"},
+    )
