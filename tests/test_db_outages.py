@@ -225,22 +225,34 @@ def test_terminated_connections_answer_503_retry_and_move_nothing(
         assert {(w, s, c) for w, s, c in outcomes} <= {
             ("order", 201, None),
             ("order", 503, "retry"),
+            ("order", 409, "idempotency_in_flight"),  # see below
             ("cancel", 200, None),
             ("cancel", 503, "retry"),
         }, outcomes
 
-        # A key left on a 503 is served on the next try, never refused as in flight.
+        # A key left on a 503 is served on the next try. The one exception is a claim
+        # whose release could not reach the database for two seconds of tries (killed
+        # every time): it is logged, and lapses after STALE. No claim is left silently.
+        gave_up = (tmp_path / "gunicorn.log").read_text().count("stays in flight")
+        stuck = _in_flight_keys(app)
+        print(f"claims whose release gave up: {gave_up}; left in flight: {stuck}")
+        assert stuck <= gave_up
+        refused = 0
         for key, (resident, status, _) in list(last.items()):
-            if status == 503:
+            if status in (503, 409):
                 got = http.post(
                     f"{base}{API}/mall/orders",
                     json={"item_id": item["id"]},
                     headers={**resident["headers"], "Idempotency-Key": key},
                     timeout=60,
                 )
+                if got.status_code == 409 and got.json()["code"] == "idempotency_in_flight":
+                    refused += 1
+                    del last[key]
+                    continue
                 assert got.status_code == 201, got.json()
                 last[key] = (resident, 201, got.json())
-        assert _in_flight_keys(app) == 0
+        assert refused <= stuck
     finally:
         killer.halt.set()
         halt.set()
