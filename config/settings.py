@@ -107,6 +107,7 @@ class Settings:
     BIND_TOKEN_SECONDS = 15 * 60
     ORDER_EXPIRY_SECONDS = 7 * 24 * 3600
     SETTLEMENT_SWEEP_SECONDS = 300
+    RESUME_BATCHES_AFTER_SECONDS = 120
     RAW_ACTIVITY_RETENTION_DAYS = 180
     SYNC_BATCH_MAX_RECORDS = 10_000
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
@@ -125,6 +126,9 @@ class Settings:
         self.ORDER_EXPIRY_SECONDS = _int("ORDER_EXPIRY_SECONDS", self.ORDER_EXPIRY_SECONDS)
         self.SETTLEMENT_SWEEP_SECONDS = _int(
             "SETTLEMENT_SWEEP_SECONDS", self.SETTLEMENT_SWEEP_SECONDS
+        )
+        self.RESUME_BATCHES_AFTER_SECONDS = _int(
+            "RESUME_BATCHES_AFTER_SECONDS", self.RESUME_BATCHES_AFTER_SECONDS
         )
         self.RAW_ACTIVITY_RETENTION_DAYS = _int(
             "RAW_ACTIVITY_RETENTION_DAYS", self.RAW_ACTIVITY_RETENTION_DAYS
@@ -150,6 +154,10 @@ class Settings:
         cfg["RATELIMIT_STORAGE_URI"] = self.REDIS_URL or "memory://"
         cfg["RATELIMIT_HEADERS_ENABLED"] = True
         cfg["RATELIMIT_STRATEGY"] = "moving-window"
+        # Redis down: count in this process's memory until it answers again (a login
+        # must not fail because the rate-limit counters are out of reach).
+        cfg["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True
+        cfg["RATELIMIT_STORAGE_OPTIONS"] = {"socket_connect_timeout": 2, "socket_timeout": 2}
         cfg["API_TITLE"] = "SIP Carbon Points"
         cfg["API_VERSION"] = "v1"
         cfg["OPENAPI_VERSION"] = "3.0.3"
