@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from flask import Flask, Response
 from flask.json.provider import DefaultJSONProvider
 
 from config import settings as settings_module
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
 
 class JsonProvider(DefaultJSONProvider):
     """JSON as UTF-8 text: Chinese is sent as itself, not as `\\uXXXX` escapes; keys
-    in the order the schemas give them."""
+    in the order the schemas give them. A lone surrogate (which UTF-8 cannot carry; a
+    client may send one as `\\ud800` and have it echoed) stays a `\\uXXXX` escape."""
 
     ensure_ascii = False
     sort_keys = False
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        text = super().dumps(obj, **kwargs)
+        if _LONE_SURROGATE.search(text):
+            # Only inside string literals (JSON has no other place for one), so escaping
+            # it gives exactly what ensure_ascii would have.
+            text = _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+        return text
 
 
 def _no_body_on_204(response: Response) -> Response:

@@ -43,6 +43,15 @@ def test_problem_answers_carry_chinese_as_utf8(app):
     assert "园区已有此名称".encode() in r.get_data() and b"\\u" not in r.get_data()
 
 
+def test_a_lone_surrogate_stays_an_escape_in_utf8_json(app):
+    value = {"ext_id": "a\ud800园", "n": 1}
+    with app.app_context():
+        text = app.json.dumps(value)
+        r = app.json.response(value)
+    assert text == '{"ext_id": "a\\ud800园", "n": 1}'
+    assert json.loads(r.get_data().decode("utf-8")) == value
+
+
 @pytest.mark.sqlite
 def test_a_204_has_no_body_and_no_content_type(client):
     resident = register_resident(client)

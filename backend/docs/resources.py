@@ -46,15 +46,14 @@ def _page(template: str, csp: str):
         swagger_ui=SWAGGER_UI,
         redoc=REDOC,
     )
-    # Set, not defaulted: these pages need more than the API's own `default-src 'none'`.
+    # Set, not defaulted: these pages need more than the `default-src 'none'` that every
+    # other answer gets.
     return (
         html,
         200,
         {
             "Content-Type": "text/html; charset=utf-8",
             "Content-Security-Policy": csp,
-            "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "no-referrer",
         },
     )
 
