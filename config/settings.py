@@ -163,8 +163,8 @@ class Settings:
         cfg["OPENAPI_VERSION"] = "3.0.3"
         cfg["OPENAPI_URL_PREFIX"] = "/api"
         cfg["OPENAPI_JSON_PATH"] = "openapi.json"
-        cfg["OPENAPI_SWAGGER_UI_PATH"] = "/docs"
-        cfg["OPENAPI_SWAGGER_UI_URL"] = "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
+        # /api/docs and /api/redoc are served by backend.docs from the vendored files
+        # (backend/static/vendor/), not by flask-smorest from a CDN.
         return cfg
 
 
