@@ -2,16 +2,49 @@
 
 from __future__ import annotations
 
-from flask import Flask
+import re
+from typing import Any
+
+from flask import Flask, Response
+from flask.json.provider import DefaultJSONProvider
 
 from config import settings as settings_module
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class JsonProvider(DefaultJSONProvider):
+    """JSON as UTF-8 text: Chinese is sent as itself, not as `\\uXXXX` escapes; keys
+    in the order the schemas give them. A lone surrogate (which UTF-8 cannot carry; a
+    client may send one as `\\ud800` and have it echoed) stays a `\\uXXXX` escape."""
+
+    ensure_ascii = False
+    sort_keys = False
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        text = super().dumps(obj, **kwargs)
+        if _LONE_SURROGATE.search(text):
+            # Only inside string literals (JSON has no other place for one), so escaping
+            # it gives exactly what ensure_ascii would have.
+            text = _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+        return text
+
+
+def _no_body_on_204(response: Response) -> Response:
+    """A 204 is nothing: no body and no content type (views return None, which
+    flask-smorest would otherwise send as a JSON `null`)."""
+    if response.status_code == 204:
+        response.set_data(b"")
+        response.headers.pop("Content-Type", None)
+        response.headers.pop("Content-Length", None)
+    return response
 
 
 def create_app(profile: str | None = None, overrides: dict | None = None) -> Flask:
     settings = settings_module.load(profile)
     app = Flask(__name__, instance_path=str(settings_module.INSTANCE))
     app.config.update(settings.as_flask_config())
-    app.json.sort_keys = False
+    app.json = JsonProvider(app)
     if overrides:
         app.config.update(overrides)
         if "DATABASE_URL" in overrides:
@@ -31,6 +64,7 @@ def create_app(profile: str | None = None, overrides: dict | None = None) -> Fla
     )
     from backend.certificates import keys
     from backend.db import db
+    from backend.docs.resources import blp as docs
     from backend.extensions import api, limiter, migrate
     from backend.health import blp as health
     from jobs import install, relay
@@ -54,7 +88,9 @@ def create_app(profile: str | None = None, overrides: dict | None = None) -> Fla
     install(app, schedule.EVERY_JOB, schedule.PERIODIC)
     transaction.after_commit(app, relay.flush_if_pending)
 
+    app.after_request(_no_body_on_204)
     app.register_blueprint(health)
+    app.register_blueprint(docs)
     from backend.certificates.resources import page_blueprints
 
     for page_blueprint in page_blueprints:

@@ -7,6 +7,7 @@ commits once, then runs side effects.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 
@@ -102,6 +103,16 @@ def utcnow() -> datetime:
 
 def is_sqlite() -> bool:
     return db.engine.dialect.name == "sqlite"
+
+
+def rollback_quietly() -> None:
+    """Roll the session back after a failure; if even that fails (its connection died
+    on the way), drop the session: the next use starts afresh from the pool."""
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the transaction is gone either way
+        logging.getLogger("backend.db").warning("rollback failed; session dropped", exc_info=True)
+        db.session.remove()
 
 
 @event.listens_for(Engine, "connect")

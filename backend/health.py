@@ -1,5 +1,6 @@
 """/healthz (the process is up) and /readyz (the database answers; where Redis is set, it
-answers and a periodic scheduler has sent a heartbeat in the last two minutes)."""
+answers and a periodic scheduler has sent a heartbeat in the last two minutes; with Redis
+down there is no scheduler to ask about, and `redis: down` is enough to say 503)."""
 
 from __future__ import annotations
 
@@ -37,4 +38,10 @@ def readyz():
             checks["redis"] = "down"
     if all(v == "ok" for v in checks.values()):
         return jsonify(status="ready", checks=checks)
-    return problem(503, "not_ready", "A dependency does not answer.", extra={"checks": checks})
+    return problem(
+        503,
+        "not_ready",
+        "A dependency does not answer.",
+        extra={"checks": checks},
+        headers={"Retry-After": "5"},
+    )

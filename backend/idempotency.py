@@ -5,24 +5,30 @@ sees it at once: in flight -> 409 `idempotency_in_flight`; done with the same bo
 the first response again, nothing moves; another body -> 422 `idempotency_key_reused`.
 The response is stored in the same transaction as the work, so "done" and the movement
 commit together. A refused request (4xx) releases the key: the client may retry with
-it. A claim left by a crashed process is taken over after `STALE` seconds."""
+it; so does every failure (the view raising, the database dropping the connection while
+the claim is marked done or at the commit, the claim's own commit lost on the way). A
+claim left by a crashed process is taken over after `STALE` seconds."""
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import logging
+import time
 import uuid
 from datetime import datetime, timedelta
 
 from flask import Response, g, request
 from sqlalchemy import Integer, String, Text, UniqueConstraint, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.auth.guards import current_principal
-from backend.db import BigId, UTCDateTime, db, utcnow
+from backend.db import BigId, UTCDateTime, db, rollback_quietly, utcnow
 from backend.errors import ApiError, Conflict, Invalid
 
+log = logging.getLogger("backend.idempotency")
 STALE = timedelta(seconds=60)
 HEADER = "Idempotency-Key"
 
@@ -63,9 +69,21 @@ def _request_hash() -> str:
 
 def _claim(principal: str, key: str, digest: str) -> tuple[tuple | None, IdempotencyKey | None]:
     """Returns ((claim id, token), None) when claimed, or (None, done row) to replay."""
+    token = uuid.uuid4().hex
+    try:
+        return _claim_with(principal, key, digest, token)
+    except DBAPIError:
+        # The claim's own commit may have landed before its connection died: undo it, or
+        # the client's retry would meet its own claim (409 in flight) for `STALE`.
+        _delete_claims(principal=principal, key=key, token=token)
+        raise
+
+
+def _claim_with(
+    principal: str, key: str, digest: str, token: str
+) -> tuple[tuple | None, IdempotencyKey | None]:
     table = IdempotencyKey.__table__
     now = utcnow()
-    token = uuid.uuid4().hex
     with db.engine.begin() as conn:
         try:
             with conn.begin_nested():
@@ -113,15 +131,56 @@ def _claim(principal: str, key: str, digest: str) -> tuple[tuple | None, Idempot
         return (row.id, token), None
 
 
-def _release(claim: tuple) -> None:
-    claim_id, token = claim
+def _delete_claims(token: str, attempts: int = 6, **where) -> bool:
+    """Delete the in-flight claim holding `token` (and matching `where`), in a short
+    transaction of its own. The database may be dropping connections (that is often why
+    we are here): try again on a fresh one, backing off, for about two seconds. False
+    when it could not: the claim then lapses after `STALE`."""
     table = IdempotencyKey.__table__
-    with db.engine.begin() as conn:
-        conn.execute(
-            delete(table).where(
-                table.c.id == claim_id, table.c.claim_token == token, table.c.state == "in_flight"
-            )
+    conditions = [table.c.claim_token == token, table.c.state == "in_flight"]
+    conditions += [table.c[name] == value for name, value in where.items()]
+    for attempt in range(attempts):
+        try:
+            with db.engine.begin() as conn:
+                conn.execute(delete(table).where(*conditions))
+            return True
+        except (DBAPIError, PoolTimeout) as exc:
+            log.warning("could not release an idempotency claim (try %d): %s", attempt + 1, exc)
+            if attempt + 1 < attempts:
+                time.sleep(min(0.5, 0.05 * 2**attempt))
+    log.error("an idempotency claim stays in flight until it is stale (%s)", STALE)
+    return False
+
+
+def _release(claim: tuple) -> bool:
+    claim_id, token = claim
+    return _delete_claims(token, id=claim_id)
+
+
+def _rollback_and_release(claim: tuple) -> None:
+    rollback_quietly()
+    _release(claim)
+
+
+def _finish(claim: tuple, resp: Response) -> None:
+    """Mark the claim done with its response, in the request's own transaction."""
+    finished = db.session.execute(
+        update(IdempotencyKey)
+        .where(
+            IdempotencyKey.id == claim[0],
+            IdempotencyKey.claim_token == claim[1],
+            IdempotencyKey.state == "in_flight",
         )
+        .values(
+            state="done",
+            status_code=resp.status_code,
+            response_body=resp.get_data(as_text=True),
+            updated_at=utcnow(),
+            claim_token=None,
+        )
+    )
+    if finished.rowcount != 1:  # taken over after STALE: the other request answers
+        raise InFlight("This request took too long; its Idempotency-Key was taken over.")
 
 
 def request_token() -> str:
@@ -158,33 +217,18 @@ def idempotent(fn):
             )
             resp.headers["Idempotent-Replayed"] = "true"
             return resp
+        # Every way out but success releases the claim: the view raising or refusing
+        # (4xx), marking the claim done failing (a connection terminated, a takeover),
+        # and the commit failing (`release_unfinished`, called by the request wrapper).
         try:
             resp = fn(*args, **kwargs)
+            if resp.status_code >= 400:
+                _rollback_and_release(claim)
+                return resp
+            _finish(claim, resp)
         except BaseException:
-            db.session.rollback()
-            _release(claim)
+            _rollback_and_release(claim)
             raise
-        if resp.status_code >= 400:
-            db.session.rollback()
-            _release(claim)
-            return resp
-        finished = db.session.execute(
-            update(IdempotencyKey)
-            .where(
-                IdempotencyKey.id == claim[0],
-                IdempotencyKey.claim_token == claim[1],
-                IdempotencyKey.state == "in_flight",
-            )
-            .values(
-                state="done",
-                status_code=resp.status_code,
-                response_body=resp.get_data(as_text=True),
-                updated_at=utcnow(),
-                claim_token=None,
-            )
-        )
-        if finished.rowcount != 1:  # taken over after STALE: the other request answers
-            raise InFlight("This request took too long; its Idempotency-Key was taken over.")
         g.idempotency_claim = claim
         return resp
 

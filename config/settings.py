@@ -107,6 +107,7 @@ class Settings:
     BIND_TOKEN_SECONDS = 15 * 60
     ORDER_EXPIRY_SECONDS = 7 * 24 * 3600
     SETTLEMENT_SWEEP_SECONDS = 300
+    RESUME_BATCHES_AFTER_SECONDS = 120
     RAW_ACTIVITY_RETENTION_DAYS = 180
     SYNC_BATCH_MAX_RECORDS = 10_000
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
@@ -131,6 +132,9 @@ class Settings:
         self.ORDER_EXPIRY_SECONDS = _int("ORDER_EXPIRY_SECONDS", self.ORDER_EXPIRY_SECONDS)
         self.SETTLEMENT_SWEEP_SECONDS = _int(
             "SETTLEMENT_SWEEP_SECONDS", self.SETTLEMENT_SWEEP_SECONDS
+        )
+        self.RESUME_BATCHES_AFTER_SECONDS = _int(
+            "RESUME_BATCHES_AFTER_SECONDS", self.RESUME_BATCHES_AFTER_SECONDS
         )
         self.RAW_ACTIVITY_RETENTION_DAYS = _int(
             "RAW_ACTIVITY_RETENTION_DAYS", self.RAW_ACTIVITY_RETENTION_DAYS
@@ -159,13 +163,17 @@ class Settings:
         cfg["RATELIMIT_STORAGE_URI"] = self.REDIS_URL or "memory://"
         cfg["RATELIMIT_HEADERS_ENABLED"] = True
         cfg["RATELIMIT_STRATEGY"] = "moving-window"
+        # Redis down: count in this process's memory until it answers again (a login
+        # must not fail because the rate-limit counters are out of reach).
+        cfg["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True
+        cfg["RATELIMIT_STORAGE_OPTIONS"] = {"socket_connect_timeout": 2, "socket_timeout": 2}
         cfg["API_TITLE"] = "SIP Carbon Points"
         cfg["API_VERSION"] = "v1"
         cfg["OPENAPI_VERSION"] = "3.0.3"
         cfg["OPENAPI_URL_PREFIX"] = "/api"
         cfg["OPENAPI_JSON_PATH"] = "openapi.json"
-        cfg["OPENAPI_SWAGGER_UI_PATH"] = "/docs"
-        cfg["OPENAPI_SWAGGER_UI_URL"] = "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
+        # /api/docs and /api/redoc are served by backend.docs from the vendored files
+        # (backend/static/vendor/), not by flask-smorest from a CDN.
         return cfg
 
 

@@ -2,7 +2,8 @@
 run them here, in-process (the embedded default). Claiming a row is an atomic UPDATE,
 so two relays never send one row twice; a row whose send failed (Redis down) is
 released and sent by the next flush (the periodic `relay_outbox` job, or the next
-commit that asks for a job)."""
+commit that asks for a job). The first send that fails ends the flush: with Redis down,
+a request pays for one failed try, not one per pending row."""
 
 from __future__ import annotations
 
@@ -69,6 +70,15 @@ def _mark(msg_id: int, sent: bool) -> None:
     db.session.commit()
 
 
+def _release(msg_ids: list[int]) -> None:
+    db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(msg_ids), OutboxMessage.sent_at.is_(None))
+        .values(claimed_at=None)
+    )
+    db.session.commit()
+
+
 def flush_if_pending() -> int:
     """The after-commit hook: relay only when this session asked for a job."""
     return flush() if pending() else 0
@@ -99,7 +109,7 @@ def flush(limit: int = 200) -> int:
 
     from jobs.runner import execute
 
-    for msg in messages:
+    for i, msg in enumerate(messages):
         try:
             spec = registry.get(msg.job)
         except LookupError:
@@ -115,11 +125,12 @@ def flush(limit: int = 200) -> int:
                 result_ttl=3600,
                 failure_ttl=7 * 24 * 3600,
             )
-        except Exception:  # Redis down: release the claim, the next flush sends it
-            log.warning("redis unavailable; outbox row %s kept for later", msg.id)
+        except Exception:  # noqa: BLE001 - Redis down: keep this row and the rest for later
+            kept = [m.id for m in messages[i:]]
+            log.warning("redis unavailable; %d outbox rows kept for later", len(kept))
             db.session.rollback()
-            _mark(msg.id, False)
-            continue
+            _release(kept)
+            break
         _mark(msg.id, True)
         sent += 1
     return sent

@@ -46,6 +46,7 @@ from backend.db import bulk_insert, db, in_values, storable, utcnow
 from backend.errors import NotFound
 from backend.registry import scenarios
 from backend.registry.models import Scenario
+from backend.runtime import setting
 from jobs import job
 from jobs.outbox import enqueue_after_commit
 from scenarios_adapters.base import Rejected
@@ -352,9 +353,13 @@ def process_batch(batch_id: str) -> dict:
 
 
 @job(queue="ingest", timeout=600)
-def resume_batches(older_than_seconds: int = 120) -> int:
-    """Re-run async batches still queued after a while (their job was lost or its worker
-    killed: RQ does not retry those). Commits per batch."""
+def resume_batches(older_than_seconds: int | None = None) -> int:
+    """Re-run async batches still queued after a while (`RESUME_BATCHES_AFTER_SECONDS`):
+    their job was lost (Redis lost its data) or its worker killed, and RQ retries
+    neither. Running one whose job is merely late is harmless (`process_batch` locks the
+    batch and leaves a done one alone). Commits per batch."""
+    if older_than_seconds is None:
+        older_than_seconds = setting("RESUME_BATCHES_AFTER_SECONDS")
     cutoff = utcnow() - timedelta(seconds=older_than_seconds)
     ids = (
         db.session.execute(
