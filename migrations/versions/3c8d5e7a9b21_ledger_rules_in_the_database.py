@@ -21,18 +21,25 @@ PostgreSQL (everything enforced by the engine, whoever writes):
   refuses any other change of `balance` (and any change of id, kind, unit or owner);
   an account opens with balance 0. The CHECK `ck_accounts_nonnegative` still holds;
 - every journal entry balances per unit (the unit is on `accounts`) and has postings,
-  checked at COMMIT. The statement-level triggers on `journal_entries` and `postings`
-  write the entry ids they touch into a session temp table
-  `pg_temp.ledger_touched_entries` (ON COMMIT DELETE ROWS, made on first use) and, once
-  per transaction, a marker row that queues ONE deferred constraint trigger
-  (DEFERRABLE INITIALLY DEFERRED); at commit it checks every touched entry in one
-  set-based query (an index probe per entry on postings.entry_id) instead of one
-  trigger call per posting. A posting added later to a committed entry touches that
-  entry too, which then no longer balances.
+  checked at COMMIT, by ONE deferred constraint trigger per transaction rather than one
+  call per posting. The statement-level triggers write into a session temp table
+  `pg_temp.ledger_touched_entries` (ON COMMIT DELETE ROWS, made on first use): the
+  entries trigger a row (entry, no unit, 0, 0 postings) per new entry; the postings
+  trigger the sums of its statement per (entry, unit), with the units that the
+  balance UPDATE returns (no second lookup); and the first of them in a transaction a
+  marker row (entry_id NULL) on which the DEFERRABLE INITIALLY DEFERRED constraint
+  trigger fires. At commit one aggregate over that table refuses any entry whose
+  postings of this transaction do not sum to zero per unit, or a new entry without
+  any. That is the whole entry: postings are append-only and every entry committed
+  before balanced (this check refused it otherwise), so its earlier postings sum to
+  zero per unit. A posting added later to a committed entry therefore unbalances it
+  and is refused. No index probe into `postings` at commit.
   The memo `ledger.check_queued` is a transaction-local setting: a rolled-back savepoint
-  reverts it together with the rows and the queued event. A transaction that touched
-  the ledger cannot be PREPAREd (temp table); the role needs TEMP on the database (the
-  default).
+  reverts it together with the rows and the queued event; a check run early (SET
+  CONSTRAINTS ALL IMMEDIATE) clears the memo, so later postings queue another check of
+  the transaction's whole sums. A
+  transaction that touched the ledger cannot be PREPAREd (temp table); the role needs
+  TEMP on the database (the default).
 
 SQLite (row triggers only, no deferral, no statement triggers):
 - postings and journal entries refuse UPDATE and DELETE;
@@ -81,27 +88,27 @@ PG_UPGRADE = [
     DECLARE
       bad record;
     BEGIN
-      SELECT t.entry_id, x.unit, x.total INTO bad
-      FROM (SELECT DISTINCT entry_id FROM pg_temp.ledger_touched_entries
-            WHERE entry_id IS NOT NULL) t
-      LEFT JOIN LATERAL (
-        SELECT a.unit, sum(p.amount) AS total
-        FROM postings p JOIN accounts a ON a.id = p.account_id
-        WHERE p.entry_id = t.entry_id
-        GROUP BY a.unit
-      ) x ON true
-      WHERE x.unit IS NULL OR x.total <> 0
+      SELECT entry_id, unit, sum(total) AS total INTO bad
+      FROM pg_temp.ledger_touched_entries
+      WHERE unit IS NOT NULL
+      GROUP BY entry_id, unit
+      HAVING sum(total) <> 0
       LIMIT 1;
       IF FOUND THEN
-        IF bad.unit IS NULL THEN
-          RAISE EXCEPTION 'journal entry % has no postings', bad.entry_id
-            USING ERRCODE = 'check_violation';
-        END IF;
         RAISE EXCEPTION 'journal entry % does not balance: its % postings sum to %',
           bad.entry_id, bad.unit, bad.total USING ERRCODE = 'check_violation';
       END IF;
-      -- checked: a later statement of this transaction queues a new check
-      DELETE FROM pg_temp.ledger_touched_entries;
+      SELECT entry_id INTO bad
+      FROM pg_temp.ledger_touched_entries
+      WHERE entry_id IS NOT NULL
+      GROUP BY entry_id
+      HAVING max(n) = 0
+      LIMIT 1;
+      IF FOUND THEN
+        RAISE EXCEPTION 'journal entry % has no postings', bad.entry_id
+          USING ERRCODE = 'check_violation';
+      END IF;
+      -- a later statement of this transaction queues another check (of everything)
       PERFORM set_config('ledger.check_queued', '', true);
       RETURN NULL;
     END $$
@@ -113,14 +120,16 @@ PG_UPGRADE = [
         RETURN;
       END IF;
       IF to_regclass('pg_temp.ledger_touched_entries') IS NULL THEN
-        CREATE TEMP TABLE ledger_touched_entries (entry_id bigint) ON COMMIT DELETE ROWS;
+        CREATE TEMP TABLE ledger_touched_entries (
+          entry_id bigint, unit text, total bigint, n bigint
+        ) ON COMMIT DELETE ROWS;
         -- fires for the marker row (entry_id NULL) only: one event per transaction
         CREATE CONSTRAINT TRIGGER ledger_entries_balance
           AFTER INSERT ON pg_temp.ledger_touched_entries
           DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
           WHEN (NEW.entry_id IS NULL) EXECUTE FUNCTION ledger_check_entries();
       END IF;
-      INSERT INTO pg_temp.ledger_touched_entries VALUES (NULL);
+      INSERT INTO pg_temp.ledger_touched_entries VALUES (NULL, NULL, 0, 0);
       PERFORM set_config('ledger.check_queued', 'on', true);
     END $$
     """,
@@ -128,7 +137,7 @@ PG_UPGRADE = [
     CREATE FUNCTION ledger_entries_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
       PERFORM ledger_queue_entry_check();
-      INSERT INTO pg_temp.ledger_touched_entries SELECT id FROM new_entries;
+      INSERT INTO pg_temp.ledger_touched_entries SELECT id, NULL, 0, 0 FROM new_entries;
       RETURN NULL;
     END $$
     """,
@@ -145,11 +154,11 @@ PG_UPGRADE = [
       brk record;
     BEGIN
       PERFORM ledger_queue_entry_check();
-      INSERT INTO pg_temp.ledger_touched_entries SELECT DISTINCT entry_id FROM new_postings;
       PERFORM set_config('ledger.applying', 'on', true);
       -- per account: where the new postings start from, where they end, their lowest
       -- point, whether each continues the one before; then one UPDATE moves every
-      -- balance whose chain holds and starts at the (locked, current) balance
+      -- balance whose chain holds and starts at the (locked, current) balance. Any
+      -- account left out refuses the statement below.
       WITH chain AS (
         SELECT account_id, id, amount, balance_after,
                lag(balance_after) OVER w AS prev,
@@ -168,7 +177,13 @@ PG_UPGRADE = [
         FROM heads h
         WHERE a.id = h.account_id AND a.balance = h.start AND h.chained
           AND (h.lowest >= 0 OR a.kind IN {SOURCES})
-        RETURNING a.id
+        RETURNING a.id, a.unit
+      ), sums AS (
+        -- what this statement adds to each entry, per unit, for the commit check
+        INSERT INTO pg_temp.ledger_touched_entries
+        SELECT p.entry_id, ap.unit, sum(p.amount), count(*)
+        FROM new_postings p JOIN applied ap ON ap.id = p.account_id
+        GROUP BY p.entry_id, ap.unit
       )
       SELECT h.account_id, h.start, h.lowest, h.chained, a.balance, a.kind INTO bad
       FROM heads h JOIN accounts a ON a.id = h.account_id
