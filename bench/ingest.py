@@ -6,8 +6,8 @@ raw COPY of the same rows.
                            [--profile]
 
 `--quick` is a small run (40,000 records of 4,000 residents in batches of 5,000: two
-accrual chunks; well under a minute) that prints the same figures; sizes given
-explicitly still win.
+accrual chunks; about 25 s on the shared 2-core machine) that prints the same figures;
+sizes given explicitly still win.
 
 What it does, in order:
 1. creates a scratch PostgreSQL database (dropped at the end unless --keep), migrates it

@@ -5,9 +5,9 @@ PostgreSQL) from several client processes, then the settlement of one big batch.
                          [--merchants 10] [--settle-orders 100000]
                          [--workers 4] [--clients 4] [--keep]
 
-`--quick` is a small run (400 orders, 100 residents, 20 items of 4 merchants, a batch
-of 10,000 orders; well under a minute) that prints the same figures; sizes given
-explicitly still win.
+`--quick` is a small run (200 orders, 100 residents, 20 items of 4 merchants, a batch
+of 10,000 orders; under 40 s on the shared 2-core machine) that prints the same figures;
+sizes given explicitly still win.
 
 What it does, in order:
 1. creates a scratch PostgreSQL database (dropped at the end unless --keep), migrates it
@@ -401,7 +401,7 @@ def reconcile(app) -> tuple[float, dict]:
 # --- main ---------------------------------------------------------------------------
 
 
-QUICK = {"orders": 400, "residents": 100, "items": 20, "merchants": 4, "settle_orders": 10_000}
+QUICK = {"orders": 200, "residents": 100, "items": 20, "merchants": 4, "settle_orders": 10_000}
 
 
 def main(argv: list[str] | None = None) -> int:
