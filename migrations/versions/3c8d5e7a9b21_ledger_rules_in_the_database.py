@@ -37,20 +37,26 @@ PostgreSQL (everything enforced by the engine, whoever writes):
   The memo `ledger.check_queued` is a transaction-local setting: a rolled-back savepoint
   reverts it together with the rows and the queued event; a check run early (SET
   CONSTRAINTS ALL IMMEDIATE) clears the memo, so later postings queue another check of
-  the transaction's whole sums. A
-  transaction that touched the ledger cannot be PREPAREd (temp table); the role needs
-  TEMP on the database (the default).
+  the transaction's whole sums. A transaction that touched the ledger cannot be
+  PREPAREd (temp table); the role needs TEMP on the database (the default).
+Only a superuser or the tables' owner gets past these (`session_replication_role =
+replica`, `ALTER TABLE ... DISABLE TRIGGER`, DROP TRIGGER); the tests' truncation does
+the former, see tests/ledger_guards.py.
 
-SQLite (row triggers only, no deferral, no statement triggers):
-- postings and journal entries refuse UPDATE and DELETE;
-- each posting must continue its account's balance (balance_after = balance + amount)
-  and moves the balance itself (AFTER INSERT, per row); `balance` may only ever be set
-  to the account's latest posting's balance_after; accounts open at 0 and never change
-  id, kind, unit or owner;
-- NOT enforced on SQLite: that an entry balances per unit, that it has postings, and
-  hence a posting added to a committed entry (no deferred triggers). Python's
-  `backend.ledger.post()` checks the first two; the nightly invariants (unit sums)
-  catch the rest.
+SQLite (FOR EACH ROW triggers only: no statement-level, no deferred ones):
+- postings and journal entries refuse UPDATE and DELETE (SQLite has no TRUNCATE);
+- each posting must continue its account's balance (balance_after = balance + amount,
+  BEFORE INSERT) and moves the balance itself (AFTER INSERT, per row: SQLite has no
+  MVCC update chains to fear); writers are serialised (BEGIN IMMEDIATE), so the read
+  of the balance cannot race; the CHECK refuses every step below zero;
+- `balance` may only be set to the account's latest posting's balance_after (which the
+  posting trigger does); accounts open at 0 and never change id, kind, unit or owner;
+- NOT enforced on SQLite (it would need a commit-time check): that an entry balances
+  per unit, that an entry has postings at all, and so that no posting is added to a
+  committed entry. `backend.ledger.post()`/`post_many()` refuse the first two before
+  writing; an unbalanced entry written around them shows in the unit sums of
+  `backend.ledger.invariants` (the nightly reconciliation); an entry without postings
+  moves nothing and nothing flags it.
 """
 
 from alembic import op
