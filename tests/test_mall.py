@@ -14,6 +14,7 @@ from sqlalchemy import func, select, text, update
 
 from backend.db import db
 from tests.helpers import assert_books_balanced, load_catalogue, register_resident, staff_headers
+from tests.ledger_guards import guards_off
 from tests.mall_helpers import (
     assert_reconciled,
     balance,
@@ -762,9 +763,10 @@ def test_reconciliation_ok_then_tampered(app, client, world):
                 Account.kind == "order_escrow", Account.owner_id == shop["org_id"]
             )
         ).scalar_one()
-        db.session.execute(
-            text("UPDATE accounts SET balance = balance + 5 WHERE id = :i"), {"i": escrow.id}
-        )
+        with guards_off(db.session):  # refused to anyone but a superuser
+            db.session.execute(
+                text("UPDATE accounts SET balance = balance + 5 WHERE id = :i"), {"i": escrow.id}
+            )
         # ... and marks a pending order fulfilled without the redemption posting
         db.session.execute(
             update(Order).where(Order.id == pending["id"]).values(status="fulfilled")
@@ -791,7 +793,7 @@ def test_reconciliation_ok_then_tampered(app, client, world):
 
 
 def test_reconciliation_flags_a_batch_settled_twice(app, client, world):
-    from backend.ledger import JournalEntry
+    from backend.ledger import AccountKind, Leg, account_for, post
 
     staff, shop, alice = world["staff"], world["shop"], world["alice"]
     item = make_item(client, shop, points_price=100)
@@ -799,14 +801,17 @@ def test_reconciliation_flags_a_batch_settled_twice(app, client, world):
     batch = client.post(f"{API}/merchant/settlements", headers=shop["headers"]).get_json()
     client.post(f"{API}/admin/settlements/{batch['id']}/approve", headers=staff)
     assert_reconciled(app)
-    with app.app_context():  # a second entry claiming the same batch
-        db.session.add(
-            JournalEntry(
-                idempotency_key="forged",
-                kind="settlement",
-                ref_type="settlement",
-                ref_id=str(batch["id"]),
-            )
+    with app.app_context():  # a second entry claiming the same batch (a balanced one:
+        # the database refuses an entry without postings)
+        post(
+            kind="settlement",
+            idempotency_key="forged",
+            legs=[
+                Leg(account_for(AccountKind.POINTS_MINT), -1),
+                Leg(account_for(AccountKind.MERCHANT_POINTS, shop["org_id"]), 1),
+            ],
+            ref_type="settlement",
+            ref_id=batch["id"],
         )
         db.session.commit()
     rep = reconcile(app)

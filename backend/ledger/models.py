@@ -1,6 +1,8 @@
-"""Ledger tables. Postings are append-only; an account's balance is materialised and
-updated in the same transaction as its postings; the database refuses a negative
-balance on any account that is not a system source (CHECK constraint)."""
+"""Ledger tables. Postings and journal entries are append-only; an account's balance is
+materialised, and the database moves it when its postings are inserted (each posting's
+`balance_after` must continue it); an entry balances per unit (checked at commit); the
+database refuses a negative balance on any account that is not a system source (CHECK
+constraint). The triggers that enforce this live in migration `3c8d5e7a9b21`."""
 
 from __future__ import annotations
 
