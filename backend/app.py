@@ -29,6 +29,8 @@ def create_app(profile: str | None = None, overrides: dict | None = None) -> Fla
         schedule,
         transaction,
     )
+    from backend.audit import log as _audit  # noqa: F401  (its before-commit hook)
+    from backend.audit import watched as _watched  # noqa: F401  (acts seen by their rows)
     from backend.db import db
     from backend.extensions import api, limiter, migrate
     from backend.health import blp as health
@@ -61,6 +63,7 @@ def create_app(profile: str | None = None, overrides: dict | None = None) -> Fla
 
 def _api_blueprints() -> list:
     from backend.activity import resources as activity
+    from backend.audit import resources as audit
     from backend.auth import resources as auth
     from backend.points import resources as points
     from backend.public import resources as public
@@ -69,5 +72,15 @@ def _api_blueprints() -> list:
     from backend.residents import resources as residents
     from mall import resources as mall
 
-    features = (auth, registry, public, activity, residents, points, mall, reconciliation)
+    features = (
+        auth,
+        registry,
+        public,
+        activity,
+        residents,
+        points,
+        mall,
+        reconciliation,
+        audit,
+    )
     return [blp for feature in features for blp in feature.blueprints]

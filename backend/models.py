@@ -2,6 +2,7 @@
 
 import mall.models  # noqa: F401, E402
 from backend.activity.models import Activity, BindToken, Consent, UploadBatch  # noqa: F401, E402
+from backend.audit.models import AuditRecord  # noqa: F401
 from backend.auth.models import OperatorClient, RefreshToken, User  # noqa: F401
 from backend.idempotency import IdempotencyKey  # noqa: F401
 from backend.ledger.models import Account, JournalEntry, Posting  # noqa: F401

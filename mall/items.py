@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import selectinload
 
+from backend.audit import log as audit
 from backend.db import db, utcnow
 from backend.errors import Invalid, NotFound
 from mall.models import Item
@@ -40,6 +41,7 @@ def create(merchant_id: int, fields: dict) -> Item:
     item.active = values.get("active", True)
     db.session.add(item)
     db.session.flush()
+    audit.record("item.create", "item", item.id, after={**values, "active": item.active})
     return item
 
 
@@ -83,12 +85,15 @@ def update(merchant_id: int, item_id: int, fields: dict) -> Item:
     item = lock(item_id)
     if item is None or item.merchant_id != merchant_id:
         raise ItemNotFound("No such item.")
+    before, after = {}, {}
     for key in EDITABLE:
-        if key in fields:
+        if key in fields and getattr(item, key) != fields[key]:
+            before[key], after[key] = getattr(item, key), fields[key]
             setattr(item, key, fields[key])
     _check_window(item.valid_from, item.valid_until)
     item.updated_at = utcnow()
     db.session.flush()
+    audit.record("item.update", "item", item.id, before=before, after=after)
     return item
 
 

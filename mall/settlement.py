@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Select, func, select, update
 
+from backend.audit import log as audit
 from backend.db import db, utcnow
 from backend.errors import Conflict, NotFound
 from backend.ledger import AccountKind, InsufficientBalance, Leg, account_for, post
@@ -74,6 +75,12 @@ def apply(merchant_id: int, *, actor: str) -> SettlementBatch:
     ).one()
     batch.orders, batch.points = int(count), int(points)
     db.session.flush()
+    audit.record(
+        "settlement.apply",
+        "settlement_batch",
+        batch.id,
+        after={"status": "pending", "orders": batch.orders, "merchant_id": merchant_id},
+    )
     return batch
 
 
@@ -94,6 +101,13 @@ def approve(batch_id: int, *, actor: str) -> SettlementBatch:
             f"The batch was approved already (it is {batch.status}); nothing moved.",
             extra={"status": batch.status},
         )
+    audit.record(
+        "settlement.approve",
+        "settlement_batch",
+        batch_id,
+        before={"status": "pending"},
+        after={"status": "approved"},
+    )
     enqueue_after_commit(post_settlement, settlement_id=batch_id)
     return get(batch_id)
 
@@ -112,6 +126,13 @@ def retry(batch_id: int, *, actor: str) -> SettlementBatch:
         if batch is None:
             raise SettlementNotFound("No such settlement.")
         raise NotFailed(f"The batch is {batch.status}.", extra={"status": batch.status})
+    audit.record(
+        "settlement.retry",
+        "settlement_batch",
+        batch_id,
+        before={"status": "failed"},
+        after={"status": "approved"},
+    )
     enqueue_after_commit(post_settlement, settlement_id=batch_id)
     return get(batch_id)
 
@@ -120,6 +141,13 @@ def _fail(batch: SettlementBatch, reason: str) -> str:
     batch.status = "failed"
     batch.error = reason[:2000]
     db.session.flush()
+    audit.record(
+        "settlement.fail",
+        "settlement_batch",
+        batch.id,
+        before={"status": "approved"},
+        after={"status": "failed", "error": batch.error},
+    )
     return "failed"
 
 
@@ -187,6 +215,13 @@ def post_batch(batch_id: int, now: datetime | None = None) -> str:
     batch.rate_version = rate.version
     batch.settled_at = now
     db.session.flush()
+    audit.record(
+        "settlement.settle",
+        "settlement_batch",
+        batch.id,
+        before={"status": "approved"},
+        after={"status": "settled", "entry_id": entry.id},
+    )
     return "settled"
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from backend.auth.models import RefreshToken, User
 from backend.auth.passwords import verify_password
 from backend.auth.phones import is_phone, phone_hash
+from backend.auth.subjects import refuse_frozen
 from backend.auth.tokens import config_from_app, issue_access, new_secret, sha256
 from backend.auth.users import principal_of
 from backend.db import db, utcnow
@@ -58,6 +59,7 @@ def login(login_name: str, password: str) -> dict:
     ok = verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.active:
         raise BadCredentials("Wrong login or password.")
+    refuse_frozen(user)
     return _issue_pair(user)
 
 
@@ -82,6 +84,7 @@ def refresh(token: str) -> dict:
     user = db.session.get(User, row.user_id)
     if user is None or not user.active:
         raise Unauthorized("The refresh token is not valid.", code="bad_refresh_token")
+    refuse_frozen(user)
     return _issue_pair(user, row.family_id)
 
 
