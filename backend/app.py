@@ -36,6 +36,12 @@ def create_app(profile: str | None = None, overrides: dict | None = None) -> Fla
     from backend.health import blp as health
     from jobs import install, relay
 
+    if app.config.get("TRUSTED_PROXIES"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(app.config["TRUSTED_PROXIES"])
+        # X-Forwarded-For is believed only as far as the trusted proxies set it.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     request_log.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(settings_module.ROOT / "migrations"))

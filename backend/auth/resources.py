@@ -5,11 +5,11 @@ staff routes over logins (/api/v1/admin/staff, /operator-clients, /merchant-user
 
 from __future__ import annotations
 
-from backend.auth import clients, revocation, schemas, sessions, users
+from backend.auth import clients, lockout, revocation, schemas, sessions, users
 from backend.auth.guards import BEARER, current_principal, require
 from backend.auth.models import OperatorClient, User
 from backend.auth.roles import ADMIN, ANY_STAFF, AUDITOR
-from backend.extensions import auth_limit, limiter
+from backend.extensions import auth_limit, limiter, login_name_limit
 from backend.http import Blueprint, PageArgs, page_schema
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Log in and tokens")
@@ -39,11 +39,25 @@ def register(body):
     return {"id": user.id}
 
 
+def _login_name() -> str:
+    """The rate-limit key of a login attempt: its login name, as a keyed hash."""
+    from flask import request
+
+    body = request.get_json(silent=True)
+    name = body.get("login") if isinstance(body, dict) else None
+    if not isinstance(name, str) or not name:
+        return ""  # no name: only the per-address limit applies (and the body is refused)
+    return "login-name:" + lockout.name_key(name)
+
+
 @blp.route("/login", methods=["POST"])
 @limiter.limit(auth_limit)
+@limiter.limit(login_name_limit, key_func=_login_name)
 @blp.arguments(schemas.LoginIn)
 @blp.response(200, schemas.TokenPairOut)
 @blp.alt_response(401, description="bad_credentials")
+@blp.alt_response(403, description="account_frozen, organization_frozen")
+@blp.alt_response(429, description="rate_limited, login_locked")
 def login(body):
     """Log in with a phone (residents) or a staff / merchant login."""
     return sessions.login(body["login"], body["password"])
