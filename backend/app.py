@@ -76,6 +76,7 @@ def _api_blueprints() -> list:
     from backend.reconciliation import resources as reconciliation
     from backend.registry import resources as registry
     from backend.residents import resources as residents
+    from backend.sanctions import resources as sanctions
     from mall import resources as mall
 
     features = (
@@ -88,5 +89,6 @@ def _api_blueprints() -> list:
         mall,
         reconciliation,
         audit,
+        sanctions,
     )
     return [blp for feature in features for blp in feature.blueprints]

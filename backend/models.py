@@ -13,4 +13,5 @@ from backend.registry.models import (  # noqa: F401
     Organization,
     Scenario,
 )
+from backend.sanctions.models import Sanction  # noqa: F401
 from jobs.outbox import OutboxMessage  # noqa: F401

@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 from backend.audit import log as audit
 from backend.db import db, utcnow
 from backend.errors import Invalid, NotFound
+from backend.registry.models import Organization
 from mall.models import Item
 
 EDITABLE = (
@@ -54,8 +55,10 @@ def in_window(now: datetime):
 
 
 def on_sale(now: datetime):
-    """SQL: residents can order the item now: active and inside its valid window."""
-    return and_(Item.active.is_(True), in_window(now))
+    """SQL: residents can order the item now: active, inside its valid window, and its
+    merchant not frozen."""
+    frozen = select(Organization.id).where(Organization.status == "frozen")
+    return and_(Item.active.is_(True), in_window(now), Item.merchant_id.not_in(frozen))
 
 
 def lock_for_order(item_id: int, now: datetime) -> tuple[Item, bool] | None:

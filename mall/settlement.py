@@ -23,7 +23,14 @@ from sqlalchemy import Select, func, select, update
 from backend.audit import log as audit
 from backend.db import db, utcnow
 from backend.errors import Conflict, NotFound
-from backend.ledger import AccountKind, InsufficientBalance, Leg, account_for, post
+from backend.ledger import (
+    AccountFrozen,
+    AccountKind,
+    InsufficientBalance,
+    Leg,
+    account_for,
+    post,
+)
 from backend.registry.rate import NoRate, current_rate
 from backend.runtime import setting
 from jobs import job
@@ -43,6 +50,10 @@ class AlreadyApproved(Conflict):
 
 class NotFailed(Conflict):
     code, title = "not_failed", "Only a failed batch can be retried"
+
+
+class SettlementCancelled(Conflict):
+    code, title = "settlement_cancelled", "The batch was cancelled"
 
 
 class SettlementNotFound(NotFound):
@@ -97,6 +108,8 @@ def approve(batch_id: int, *, actor: str) -> SettlementBatch:
         batch = db.session.get(SettlementBatch, batch_id)
         if batch is None:
             raise SettlementNotFound("No such settlement.")
+        if batch.status == "cancelled":
+            raise SettlementCancelled("The batch was cancelled; nothing moved.")
         raise AlreadyApproved(
             f"The batch was approved already (it is {batch.status}); nothing moved.",
             extra={"status": batch.status},
@@ -207,6 +220,8 @@ def post_batch(batch_id: int, now: datetime | None = None) -> str:
             f"{exc.account_kind} account {exc.account_id} lacks {exc.needed}: "
             "the books refuse the posting",
         )
+    except AccountFrozen as exc:
+        return _fail(batch, f"{exc.account_kind} account {exc.account_id} is frozen")
     batch.status = "settled"
     batch.error = None
     batch.entry_id = entry.id
@@ -223,6 +238,40 @@ def post_batch(batch_id: int, now: datetime | None = None) -> str:
         after={"status": "settled", "entry_id": entry.id},
     )
     return "settled"
+
+
+OPEN = ("pending", "approved", "failed")  # not settled yet
+
+
+def cancel_open(merchant_id: int, *, reason: str, now: datetime | None = None) -> list[int]:
+    """Cancel every batch of the merchant not yet settled and release its orders (to be
+    settled in a later batch). A batch being posted right now is locked by its job:
+    this waits for it and leaves it settled."""
+    now = now or utcnow()
+    ids = sorted(
+        db.session.execute(
+            update(SettlementBatch)
+            .where(SettlementBatch.merchant_id == merchant_id, SettlementBatch.status.in_(OPEN))
+            .values(status="cancelled", cancelled_at=now, error=reason[:2000])
+            .returning(SettlementBatch.id)
+            .execution_options(synchronize_session=False)
+        ).scalars()
+    )
+    if ids:
+        db.session.execute(
+            update(Order)
+            .where(Order.settlement_id.in_(ids))
+            .values(settlement_id=None)
+            .execution_options(synchronize_session=False)
+        )
+    for batch_id in ids:
+        audit.record(
+            "settlement.cancel",
+            "settlement_batch",
+            batch_id,
+            after={"status": "cancelled", "reason": reason},
+        )
+    return ids
 
 
 def sweep(older_than: timedelta, now: datetime | None = None, limit: int = 100) -> list[int]:
