@@ -11,7 +11,6 @@ def create_app(profile: str | None = None, overrides: dict | None = None) -> Fla
     settings = settings_module.load(profile)
     app = Flask(__name__, instance_path=str(settings_module.INSTANCE))
     app.config.update(settings.as_flask_config())
-    app.json.sort_keys = False
     if overrides:
         app.config.update(overrides)
         if "DATABASE_URL" in overrides:
@@ -24,6 +23,7 @@ def create_app(profile: str | None = None, overrides: dict | None = None) -> Fla
 
     from backend import (
         cli,
+        hardening,
         models,  # noqa: F401  (every table, for Alembic)
         request_log,
         schedule,
@@ -43,6 +43,7 @@ def create_app(profile: str | None = None, overrides: dict | None = None) -> Fla
         # X-Forwarded-For is believed only as far as the trusted proxies set it.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     request_log.init_app(app)
+    hardening.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(settings_module.ROOT / "migrations"))
     limiter.init_app(app)

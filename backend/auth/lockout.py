@@ -33,7 +33,9 @@ def now() -> int:
 def name_key(login_name: str) -> str:
     """A login name as a keyed hash (never the phone number itself in Redis)."""
     return hmac.new(
-        setting("PII_KEY").encode(), login_name.strip().lower().encode(), hashlib.sha256
+        setting("PII_KEY").encode(),
+        login_name.strip().lower().encode("utf-8", "surrogatepass"),  # any text at all
+        hashlib.sha256,
     ).hexdigest()[:40]
 
 

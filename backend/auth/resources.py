@@ -42,11 +42,12 @@ def register(body):
 def _login_name() -> str:
     """The rate-limit key of a login attempt: its login name, as a keyed hash."""
     from flask import request
+    from flask_limiter.util import get_remote_address
 
     body = request.get_json(silent=True)
     name = body.get("login") if isinstance(body, dict) else None
-    if not isinstance(name, str) or not name:
-        return ""  # no name: only the per-address limit applies (and the body is refused)
+    if not isinstance(name, str) or not name:  # refused anyway; counted by address
+        return "login-name:?" + get_remote_address()
     return "login-name:" + lockout.name_key(name)
 
 
