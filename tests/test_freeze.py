@@ -375,3 +375,43 @@ def test_orders_racing_a_freeze_end_cancelled_and_the_books_hold(app, client, wo
         assert points_of(app, b["id"]) == 100
     assert_reconciled(app)
     helpers.assert_books_balanced(app)
+
+
+def test_a_frozen_residents_trips_are_still_credited(app, client, world):
+    """Incoming value lands: accrual credits a frozen resident (and must not fail the
+    accrual of everyone else in its chunk)."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    admin, alice = world["admin"], world["alice"]
+    bob = helpers.register_resident(client)
+    operator = helpers.operator_headers(client, admin, "SIP-S-METRO")
+    helpers.bind(client, operator, alice["headers"], "m-alice")
+    helpers.bind(client, operator, bob["headers"], "m-bob")
+    r = client.post(
+        f"{API}/admin/residents/{alice['id']}/freeze", json={"reason": "r"}, headers=admin
+    )
+    assert r.status_code == 200
+    start = datetime.now(ZoneInfo("Asia/Shanghai")) - timedelta(hours=3)
+    before = balance(app, "resident_points", alice["id"]) + balance(
+        app, "resident_reductions", alice["id"]
+    )
+    r = helpers.upload(
+        client,
+        operator,
+        [
+            helpers.trip("a1", "m-alice", 8, start),
+            helpers.trip("b1", "m-bob", 8, start, minutes=20),
+        ],
+    )
+    assert r.status_code == 200 and r.get_json()["accepted"] == 2, r.get_json()
+    after = balance(app, "resident_points", alice["id"]) + balance(
+        app, "resident_reductions", alice["id"]
+    )
+    assert after > before
+    assert (
+        balance(app, "resident_points", bob["id"]) + balance(app, "resident_reductions", bob["id"])
+        > 0
+    )
+    assert_reconciled(app)
+    helpers.assert_books_balanced(app)
