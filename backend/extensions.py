@@ -14,3 +14,7 @@ limiter = Limiter(key_func=get_remote_address)
 
 def auth_limit() -> str:
     return current_app.config["RATELIMIT_AUTH"]
+
+
+def login_name_limit() -> str:
+    return current_app.config["RATELIMIT_LOGIN_NAME"]

@@ -2,6 +2,7 @@
 
 import mall.models  # noqa: F401, E402
 from backend.activity.models import Activity, BindToken, Consent, UploadBatch  # noqa: F401, E402
+from backend.audit.models import AuditRecord  # noqa: F401
 from backend.auth.models import OperatorClient, RefreshToken, User  # noqa: F401
 from backend.certificates.models import CertificateCounter, SigningKey  # noqa: F401
 from backend.idempotency import IdempotencyKey  # noqa: F401
@@ -13,5 +14,6 @@ from backend.registry.models import (  # noqa: F401
     Organization,
     Scenario,
 )
+from backend.sanctions.models import Sanction  # noqa: F401
 from backend.workdays.models import CalendarYear  # noqa: F401
 from jobs.outbox import OutboxMessage  # noqa: F401

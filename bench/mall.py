@@ -93,7 +93,9 @@ def prepare(app) -> int:
     with app.app_context():
         upgrade(directory=str(ROOT / "migrations"))
         load(json.loads((ROOT / "config" / "catalogue.json").read_text(encoding="utf-8")))
-        staff = create_login_user("staff", "bench-staff", "bench-staff-pass", roles=["admin"])
+        staff = create_login_user(
+            "staff", "bench-staff", "bench-staff-pass", roles=["admin", "finance"]
+        )
         db.session.commit()
         staff_id = staff.id
         db.session.remove()
@@ -211,7 +213,7 @@ def tokens(app, kind: str, ids: list[int], org_ids: list[int] | None = None) -> 
                 Principal(
                     kind=kind,
                     id=i,
-                    roles=("admin",) if kind == "staff" else (),
+                    roles=("admin", "finance") if kind == "staff" else (),
                     organization_id=org_ids[k] if org_ids else None,
                 ),
             )

@@ -112,7 +112,17 @@ class Settings:
     SYNC_BATCH_MAX_RECORDS = 10_000
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
     RATELIMIT_ENABLED = True
-    RATELIMIT_AUTH = "20 per minute"
+    RATELIMIT_AUTH = "20 per minute"  # per client address, on each auth route
+    RATELIMIT_LOGIN_NAME = "10 per minute"  # per login name (phone or login), on login
+    # After this many failed logins of one name (within a day) it is locked out, for
+    # LOGIN_LOCKOUT_SECONDS, doubling with each further failure up to the maximum; a
+    # correct login once the lockout has passed clears the count.
+    LOGIN_LOCKOUT_AFTER = 5
+    LOGIN_LOCKOUT_SECONDS = 30
+    LOGIN_LOCKOUT_MAX_SECONDS = 3600
+    # How many reverse proxies in front of the app set X-Forwarded-For (0: none; the
+    # header is then ignored and the client address is the socket's).
+    TRUSTED_PROXIES = 0
     LOAD_DEFAULT_CATALOGUE = False
     LOG_LEVEL = "INFO"
 
@@ -123,6 +133,9 @@ class Settings:
         self.PII_KEY = os.environ.get("PII_KEY") or self.default_secret("PII_KEY")
         self.CERT_SIGNING_KEY = os.environ.get("CERT_SIGNING_KEY") or self.default_signing_key()
         self.RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
+        self.TRUSTED_PROXIES = _int("TRUSTED_PROXIES", self.TRUSTED_PROXIES)
+        for name in ("LOGIN_LOCKOUT_AFTER", "LOGIN_LOCKOUT_SECONDS", "LOGIN_LOCKOUT_MAX_SECONDS"):
+            setattr(self, name, _int(name, getattr(self, name)))
         self.ORDER_EXPIRY_SECONDS = _int("ORDER_EXPIRY_SECONDS", self.ORDER_EXPIRY_SECONDS)
         self.SETTLEMENT_SWEEP_SECONDS = _int(
             "SETTLEMENT_SWEEP_SECONDS", self.SETTLEMENT_SWEEP_SECONDS
@@ -176,6 +189,8 @@ class Development(Settings):
 class Test(Settings):
     PROFILE = "test"
     RATELIMIT_AUTH = "1000 per minute"
+    RATELIMIT_LOGIN_NAME = "1000 per minute"
+    LOGIN_LOCKOUT_AFTER = 100
 
     def default_secret(self, name: str) -> str:
         return f"test-{name}-" + "x" * 40

@@ -48,6 +48,17 @@ class InsufficientBalance(Conflict):
         self.needed = needed
 
 
+class AccountFrozen(Conflict):
+    """Value may not leave a frozen account (Art. 24); it may still come in."""
+
+    code, title = "account_frozen", "The account is frozen"
+
+    def __init__(self, account: Account):
+        super().__init__(f"account {account.id} ({account.kind}) is frozen: nothing may leave it")
+        self.account_id = account.id
+        self.account_kind = account.kind
+
+
 class UnbalancedEntry(ValueError):
     pass
 
@@ -144,6 +155,8 @@ def post(
         return existing, False
     for account_id, delta in deltas.items():
         account = locked[account_id]
+        if delta < 0 and account.frozen:
+            raise AccountFrozen(account)
         if account.balance + delta < 0 and not account.may_go_negative:
             raise InsufficientBalance(account, -(account.balance + delta))
 
@@ -207,6 +220,8 @@ def post_many(requests: list[EntryRequest]) -> dict[str, int]:
         for account_id in sorted(r.deltas):
             new = balances[account_id] + r.deltas[account_id]
             account = locked[account_id]
+            if r.deltas[account_id] < 0 and account.frozen:
+                raise AccountFrozen(account)
             if new < 0 and not account.may_go_negative:
                 raise InsufficientBalance(account, -new)
             balances[account_id] = new

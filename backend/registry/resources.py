@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import request
 
 from backend.auth.guards import BEARER, require
+from backend.auth.roles import ADMIN, AUDITOR
 from backend.auth.schemas import IdOut
 from backend.errors import Invalid
 from backend.http import Blueprint, PageArgs, page_schema
@@ -31,7 +32,7 @@ ScenarioPage = page_schema(reg.ScenarioOut, "ScenarioPage")
 
 @staff.route("/organizations", methods=["POST"])
 @staff.doc(security=BEARER)
-@require("staff")
+@require("staff", roles=(ADMIN,))
 @staff.arguments(reg.OrganizationIn)
 @staff.response(201, IdOut)
 @staff.alt_response(409, description="credit_code_taken")
@@ -42,7 +43,7 @@ def create_organization(body):
 
 @staff.route("/organizations", methods=["GET"])
 @staff.doc(security=BEARER)
-@require("staff")
+@require("staff", roles=(ADMIN, AUDITOR))
 @staff.arguments(reg.OrganizationQuery, location="query")
 @staff.response(200, OrganizationPage)
 @staff.cursor_page(Organization.id)
@@ -57,7 +58,7 @@ def list_organizations(args):
     # Parsed by hand (the loader validates), documented all the same.
     requestBody={"required": True, "content": {"application/json": {"schema": reg.CatalogueIn}}},
 )
-@require("staff")
+@require("staff", roles=(ADMIN,))
 @staff.response(200, reg.CatalogueResult)
 @staff.alt_response(409, description="methodology_version_immutable")
 def import_catalogue():
