@@ -57,11 +57,14 @@ def create_app(profile: str | None = None, overrides: dict | None = None) -> Fla
 
     from backend import (
         cli,
+        hardening,
         models,  # noqa: F401  (every table, for Alembic)
         request_log,
         schedule,
         transaction,
     )
+    from backend.audit import log as _audit  # noqa: F401  (its before-commit hook)
+    from backend.audit import watched as _watched  # noqa: F401  (acts seen by their rows)
     from backend.certificates import keys
     from backend.db import db
     from backend.docs.resources import blp as docs
@@ -70,7 +73,14 @@ def create_app(profile: str | None = None, overrides: dict | None = None) -> Fla
     from jobs import install, relay
 
     keys.check_configuration(app.config["CERT_SIGNING_KEY"])
+    if app.config.get("TRUSTED_PROXIES"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(app.config["TRUSTED_PROXIES"])
+        # X-Forwarded-For is believed only as far as the trusted proxies set it.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     request_log.init_app(app)
+    hardening.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(settings_module.ROOT / "migrations"))
     limiter.init_app(app)
@@ -108,6 +118,7 @@ def create_app(profile: str | None = None, overrides: dict | None = None) -> Fla
 def _api_blueprints() -> list:
     from backend.activity import resources as activity
     from backend.applications import resources as applications
+    from backend.audit import resources as audit
     from backend.auth import resources as auth
     from backend.certificates import resources as certificates
     from backend.points import resources as points
@@ -116,6 +127,7 @@ def _api_blueprints() -> list:
     from backend.reductions import resources as reductions
     from backend.registry import resources as registry
     from backend.residents import resources as residents
+    from backend.sanctions import resources as sanctions
     from backend.workdays import resources as workdays
     from mall import resources as mall
 
@@ -132,5 +144,7 @@ def _api_blueprints() -> list:
         mall,
         reconciliation,
         workdays,
+        audit,
+        sanctions,
     )
     return [blp for feature in features for blp in feature.blueprints]

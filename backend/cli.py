@@ -14,20 +14,35 @@ from flask.cli import AppGroup
 from backend.db import db
 
 
+def _as_cli(command: str) -> None:
+    """The actor the audit log names for what a CLI command does."""
+    import getpass
+
+    from backend.audit.context import Actor, set_actor
+
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = "unknown"
+    set_actor(db.session, Actor(f"cli:{who}", "system", f"cli {command}"))
+
+
 def init_app(app: Flask) -> None:
     @app.cli.command("create-staff")
     @click.argument("login")
     @click.option("--password", required=True)
     @click.option("--roles", default="admin", show_default=True, help="comma-separated")
     def create_staff(login: str, password: str, roles: str):
-        """Create a service-centre staff account."""
-        from backend.auth.users import create_login_user
+        """Create a service-centre staff account (roles: admin, reviewer, expert, finance,
+        auditor)."""
+        from backend.auth.users import create_staff as create
         from backend.errors import ApiError
 
         if len(password) < 8:
             raise click.UsageError("the password needs 8 or more characters")
+        _as_cli("create-staff")
         try:
-            user = create_login_user("staff", login, password, roles=roles.split(","))
+            user = create(login, password, roles.split(","))
             db.session.commit()
         except ApiError as err:
             db.session.rollback()
@@ -44,6 +59,7 @@ def init_app(app: Flask) -> None:
         from backend.errors import ApiError
         from backend.registry.catalogue import load
 
+        _as_cli("catalogue load")
         try:
             counts = load(json.loads(path.read_text(encoding="utf-8")))
             db.session.commit()
@@ -51,6 +67,26 @@ def init_app(app: Flask) -> None:
             db.session.rollback()
             raise click.ClickException(f"{err.code}: {err.detail} {err.errors or ''}") from err
         click.echo(json.dumps(counts))
+
+    audit = AppGroup("audit", help="The audit log.")
+    app.cli.add_command(audit)
+
+    @audit.command("verify")
+    def audit_verify():
+        """Recompute the audit log's hash chain; names the first broken record (exit 1)."""
+        from backend.audit.chain import verify
+
+        verdict = verify()
+        db.session.rollback()
+        if verdict.ok:
+            click.echo(f"audit chain ok: {verdict.records} records")
+            return
+        click.echo(
+            f"audit chain broken at record {verdict.broken_id}: {verdict.reason} "
+            f"({verdict.records} records before it verify)",
+            err=True,
+        )
+        sys.exit(1)
 
     @app.cli.command("worker")
     @click.option("--queues", default=None, help="comma-separated (default: all)")

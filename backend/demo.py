@@ -17,7 +17,9 @@ from backend.registry.models import Organization, Scenario
 from backend.runtime import setting
 from config.settings import DEFAULT_CATALOGUE
 
-STAFF = ("admin", "admin-demo-pass")
+STAFF = ("admin", "admin-demo-pass")  # role admin: accounts and organisations
+FINANCE = ("finance", "finance-demo-pass")  # role finance: settlements
+AUDITOR = ("auditor", "auditor-demo-pass")  # role auditor: reads everything, the audit log
 MERCHANT_USER = ("demo-merchant", "merchant-demo-pass")
 RESIDENT = ("13800000000", "resident-demo-pass")
 OPERATOR = ("op_demo_metro", "operator-demo-secret")
@@ -34,8 +36,9 @@ def load_demo() -> list[str]:
     lines = []
     counts = catalogue.load(json.loads(DEFAULT_CATALOGUE.read_text(encoding="utf-8")))
     lines.append(f"catalogue: {json.dumps(counts)}")
-    if not db.session.execute(select(User).where(User.login == STAFF[0])).first():
-        auth.create_login_user("staff", STAFF[0], STAFF[1], roles=["admin"])
+    for (login, password), role in ((STAFF, "admin"), (FINANCE, "finance"), (AUDITOR, "auditor")):
+        if not db.session.execute(select(User).where(User.login == login)).first():
+            auth.create_login_user("staff", login, password, roles=[role])
     code = _merchant_credit_code()
     merchant = db.session.execute(
         select(Organization).where(Organization.credit_code == code)
@@ -70,7 +73,9 @@ def load_demo() -> list[str]:
         )
     db.session.flush()
     lines += [
-        f"staff login: {STAFF[0]} / {STAFF[1]}",
+        f"staff login (admin): {STAFF[0]} / {STAFF[1]}",
+        f"staff login (finance): {FINANCE[0]} / {FINANCE[1]}",
+        f"staff login (auditor): {AUDITOR[0]} / {AUDITOR[1]}",
         f"merchant login: {MERCHANT_USER[0]} / {MERCHANT_USER[1]}",
         f"resident login: {RESIDENT[0]} / {RESIDENT[1]}",
         f"operator client (SIP-S-METRO): {OPERATOR[0]} / {OPERATOR[1]}",

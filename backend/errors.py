@@ -44,6 +44,7 @@ class ApiError(Exception):
         status: int | None = None,
         errors: dict | None = None,
         extra: dict | None = None,
+        headers: dict | None = None,
     ):
         super().__init__(detail or self.title)
         self.detail = detail or self.title
@@ -53,6 +54,7 @@ class ApiError(Exception):
             self.status = status
         self.errors = errors
         self.extra = extra or {}
+        self.headers = headers or {}
 
 
 class Unauthorized(ApiError):
@@ -108,7 +110,13 @@ def problem(
 
 def from_api_error(err: ApiError) -> Response:
     return problem(
-        err.status, err.code, err.detail, title=err.title, errors=err.errors, extra=err.extra
+        err.status,
+        err.code,
+        err.detail,
+        title=err.title,
+        errors=err.errors,
+        extra=err.extra,
+        headers=err.headers,
     )
 
 

@@ -18,3 +18,7 @@ def auth_limit() -> str:
 
 def objection_limit() -> str:
     return current_app.config["RATELIMIT_OBJECTIONS"]
+
+
+def login_name_limit() -> str:
+    return current_app.config["RATELIMIT_LOGIN_NAME"]

@@ -11,17 +11,20 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import json
 from datetime import UTC, timedelta, timezone
 
 import marshmallow as ma
 from flask_smorest import Api as _Api
 from flask_smorest import Blueprint as _Blueprint
+from marshmallow.utils import missing
 from sqlalchemy import Select
-from webargs.flaskparser import FlaskParser
+from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.routing import IntegerConverter, UnicodeConverter, ValidationError
 
 from backend.db import db, nul_fields, storable
 from backend.errors import ApiError, from_http_exception
+from backend.hardening import loads
 
 # China Standard Time. Not the Asia/Shanghai zone: for old dates that gives local mean
 # time (+08:05:43) or the summer time of 1986-91 (+09:00), and responses are +08:00.
@@ -90,9 +93,22 @@ class Api(_Api):
 
 class Parser(FlaskParser):
     """Refuses NUL characters in any argument (422): no text column of PostgreSQL can
-    hold one, so letting one through turns bad input into a 500."""
+    hold one, so letting one through turns bad input into a 500. JSON nested too deep
+    is malformed (`backend.hardening.loads`); a PATCH that changes nothing is 422."""
+
+    def _raw_load_json(self, req):
+        if not is_json_request(req):
+            return missing
+        data = req.get_data(cache=True)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise json.JSONDecodeError(f"Bytes decoding error: {exc.reason}", "<body>", 0) from exc
+        return loads(text)
 
     def pre_load(self, location_data, *, schema, req, location):
+        if location == "json" and req.method == "PATCH" and not location_data:
+            raise ma.ValidationError({"_schema": ["Nothing to change: name a field."]})
         bad = sorted(set(nul_fields(location_data)))
         if bad:
             raise ma.ValidationError(

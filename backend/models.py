@@ -8,6 +8,7 @@ from backend.applications.models import (  # noqa: F401
     ExpertOpinion,
     Objection,
 )
+from backend.audit.models import AuditRecord  # noqa: F401
 from backend.auth.models import OperatorClient, RefreshToken, User  # noqa: F401
 from backend.certificates.models import CertificateCounter, SigningKey  # noqa: F401
 from backend.idempotency import IdempotencyKey  # noqa: F401
@@ -29,5 +30,6 @@ from backend.registry.models import (  # noqa: F401
     Project,
     Scenario,
 )
+from backend.sanctions.models import Sanction  # noqa: F401
 from backend.workdays.models import CalendarYear  # noqa: F401
 from jobs.outbox import OutboxMessage  # noqa: F401

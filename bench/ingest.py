@@ -1,8 +1,13 @@
 """Ingest benchmark: operator uploads through the real HTTP stack, then accrual, next to a
 raw COPY of the same rows.
 
-    python bench/ingest.py [--residents 20000] [--records 200000] [--batch 10000]
-                           [--workers 2] [--clients 2] [--keep] [--profile]
+    python bench/ingest.py [--quick] [--residents 20000] [--records 200000]
+                           [--batch 10000] [--workers 2] [--clients 2] [--keep]
+                           [--profile]
+
+`--quick` is a small run (40,000 records of 4,000 residents in batches of 5,000: two
+accrual chunks; about 25 s on the shared 2-core machine) that prints the same figures;
+sizes given explicitly still win.
 
 What it does, in order:
 1. creates a scratch PostgreSQL database (dropped at the end unless --keep), migrates it
@@ -439,8 +444,12 @@ def profile_runs(app, scenario_id: int, residents: int, per_resident: int, batch
 # --- main ---------------------------------------------------------------------------
 
 
+QUICK = {"residents": 4_000, "records": 40_000, "batch": 5_000}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help=f"a small run: {QUICK}")
     ap.add_argument("--residents", type=int, default=20_000)
     ap.add_argument("--records", type=int, default=200_000)
     ap.add_argument("--batch", type=int, default=10_000)
@@ -448,6 +457,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clients", type=int, default=2, help="uploading client threads")
     ap.add_argument("--keep", action="store_true", help="keep the scratch database")
     ap.add_argument("--profile", action="store_true", help="cProfile one batch and one chunk")
+    if ap.parse_known_args(argv)[0].quick:
+        ap.set_defaults(**QUICK)  # explicit sizes still win
     args = ap.parse_args(argv)
     if args.residents < 1 or args.records % args.residents:
         ap.error("--records must be a positive multiple of --residents")
@@ -532,7 +543,8 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print("=" * 72)
         print(
-            f"ingest benchmark: {n:,} records, {args.residents:,} residents, "
+            f"ingest benchmark{' (--quick)' if args.quick else ''}: {n:,} records, "
+            f"{args.residents:,} residents, "
             f"{len(chunks)} batches of {args.batch:,}"
         )
         print(

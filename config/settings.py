@@ -112,7 +112,17 @@ class Settings:
     SYNC_BATCH_MAX_RECORDS = 10_000
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
     RATELIMIT_ENABLED = True
-    RATELIMIT_AUTH = "20 per minute"
+    RATELIMIT_AUTH = "20 per minute"  # per client address, on each auth route
+    RATELIMIT_LOGIN_NAME = "10 per minute"  # per login name (phone or login), on login
+    # After this many failed logins of one name (within a day) it is locked out, for
+    # LOGIN_LOCKOUT_SECONDS, doubling with each further failure up to the maximum; a
+    # correct login once the lockout has passed clears the count.
+    LOGIN_LOCKOUT_AFTER = 5
+    LOGIN_LOCKOUT_SECONDS = 30
+    LOGIN_LOCKOUT_MAX_SECONDS = 3600
+    # How many reverse proxies in front of the app set X-Forwarded-For (0: none; the
+    # header is then ignored and the client address is the socket's).
+    TRUSTED_PROXIES = 0
     RATELIMIT_OBJECTIONS = "10 per hour"  # objections to notices, per client address
     # Where the public reaches this site (certificates' QR codes point at its /verify
     # page). Unset: the address of the request that renders the certificate.
@@ -129,6 +139,9 @@ class Settings:
         self.PII_KEY = os.environ.get("PII_KEY") or self.default_secret("PII_KEY")
         self.CERT_SIGNING_KEY = os.environ.get("CERT_SIGNING_KEY") or self.default_signing_key()
         self.RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
+        self.TRUSTED_PROXIES = _int("TRUSTED_PROXIES", self.TRUSTED_PROXIES)
+        for name in ("LOGIN_LOCKOUT_AFTER", "LOGIN_LOCKOUT_SECONDS", "LOGIN_LOCKOUT_MAX_SECONDS"):
+            setattr(self, name, _int(name, getattr(self, name)))
         self.ORDER_EXPIRY_SECONDS = _int("ORDER_EXPIRY_SECONDS", self.ORDER_EXPIRY_SECONDS)
         self.SETTLEMENT_SWEEP_SECONDS = _int(
             "SETTLEMENT_SWEEP_SECONDS", self.SETTLEMENT_SWEEP_SECONDS
@@ -185,6 +198,8 @@ class Development(Settings):
 class Test(Settings):
     PROFILE = "test"
     RATELIMIT_AUTH = "1000 per minute"
+    RATELIMIT_LOGIN_NAME = "1000 per minute"
+    LOGIN_LOCKOUT_AFTER = 100
     RATELIMIT_OBJECTIONS = "1000 per minute"
 
     def default_secret(self, name: str) -> str:

@@ -10,6 +10,7 @@ import logging
 
 from flask import current_app, has_app_context
 
+from backend.audit.context import Actor, set_actor
 from backend.db import db
 from backend.transaction import run_after_commit_hooks
 from jobs import registry_of
@@ -22,6 +23,7 @@ def execute(name: str, kwargs: dict | None = None):
     if not has_app_context():
         raise RuntimeError("jobs run inside their app: start workers with `flask worker`")
     spec = registry_of(current_app).get(name)
+    set_actor(db.session, Actor(f"system:{name}", "system"))
     try:
         result = spec.func(**(kwargs or {}))
         db.session.commit()

@@ -33,8 +33,8 @@ def _move(
     *,
     actor: str,
     memo: str,
-) -> None:
-    post(
+) -> int:
+    entry, _ = post(
         kind=kind,
         idempotency_key=f"order:{order.id}:{step}",
         legs=[Leg(source, -order.points), Leg(target, order.points)],
@@ -43,6 +43,7 @@ def _move(
         actor=actor,
         memo=memo,
     )
+    return entry.id
 
 
 def hold(order: OrderRef, *, actor: str, memo: str) -> None:
@@ -59,9 +60,10 @@ def refund(order: OrderRef, *, actor: str, memo: str) -> None:
     )
 
 
-def release(order: OrderRef, *, actor: str, memo: str) -> None:
-    """The merchant's escrow -> the merchant's points (a redeemed order)."""
+def release(order: OrderRef, *, actor: str, memo: str) -> int:
+    """The merchant's escrow -> the merchant's points (a redeemed order); returns the
+    journal entry's id."""
     merchant = account_for(AccountKind.MERCHANT_POINTS, order.merchant_id)
-    _move(
+    return _move(
         order, "redeem", "order_redeem", escrow(order.merchant_id), merchant, actor=actor, memo=memo
     )

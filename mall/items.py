@@ -7,8 +7,10 @@ from datetime import datetime
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import selectinload
 
+from backend.audit import log as audit
 from backend.db import db, utcnow
 from backend.errors import Invalid, NotFound
+from backend.registry.models import Organization
 from mall.models import Item
 
 EDITABLE = (
@@ -40,6 +42,7 @@ def create(merchant_id: int, fields: dict) -> Item:
     item.active = values.get("active", True)
     db.session.add(item)
     db.session.flush()
+    audit.record("item.create", "item", item.id, after={**values, "active": item.active})
     return item
 
 
@@ -52,8 +55,10 @@ def in_window(now: datetime):
 
 
 def on_sale(now: datetime):
-    """SQL: residents can order the item now: active and inside its valid window."""
-    return and_(Item.active.is_(True), in_window(now))
+    """SQL: residents can order the item now: active, inside its valid window, and its
+    merchant not frozen."""
+    frozen = select(Organization.id).where(Organization.status == "frozen")
+    return and_(Item.active.is_(True), in_window(now), Item.merchant_id.not_in(frozen))
 
 
 def lock_for_order(item_id: int, now: datetime) -> tuple[Item, bool] | None:
@@ -83,12 +88,15 @@ def update(merchant_id: int, item_id: int, fields: dict) -> Item:
     item = lock(item_id)
     if item is None or item.merchant_id != merchant_id:
         raise ItemNotFound("No such item.")
+    before, after = {}, {}
     for key in EDITABLE:
-        if key in fields:
+        if key in fields and getattr(item, key) != fields[key]:
+            before[key], after[key] = getattr(item, key), fields[key]
             setattr(item, key, fields[key])
     _check_window(item.valid_from, item.valid_until)
     item.updated_at = utcnow()
     db.session.flush()
+    audit.record("item.update", "item", item.id, before=before, after=after)
     return item
 
 

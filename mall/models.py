@@ -24,7 +24,7 @@ from backend.db import Amount, BigId, UTCDateTime, db, utcnow
 from backend.registry.models import Organization
 
 ORDER_STATUSES = ("pending", "fulfilled", "cancelled", "expired")
-SETTLEMENT_STATUSES = ("pending", "approved", "settled", "failed")
+SETTLEMENT_STATUSES = ("pending", "approved", "settled", "failed", "cancelled")
 
 
 class Item(db.Model):
@@ -110,11 +110,15 @@ class Order(db.Model):
 class SettlementBatch(db.Model):
     """Points back to reductions (Art. 20): every fulfilled, unsettled order of one
     merchant at the time it applied. pending -> approved (staff) -> settled (the job
-    posted it) or failed (`error` says why; staff may retry: failed -> approved)."""
+    posted it) or failed (`error` says why; staff may retry: failed -> approved). A
+    batch not yet settled is cancelled when its merchant is frozen (its orders are
+    released, to be settled in a later batch)."""
 
     __tablename__ = "settlement_batches"
     __table_args__ = (
-        CheckConstraint("status IN ('pending', 'approved', 'settled', 'failed')", name="status"),
+        CheckConstraint(
+            "status IN ('pending', 'approved', 'settled', 'failed', 'cancelled')", name="status"
+        ),
         CheckConstraint("orders >= 0 AND points >= 0", name="amounts"),
         Index("ix_settlement_batches_merchant_id_id", "merchant_id", "id"),
         Index("ix_settlement_batches_status_id", "status", "id"),
@@ -138,3 +142,4 @@ class SettlementBatch(db.Model):
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

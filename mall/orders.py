@@ -19,6 +19,7 @@ from sqlalchemy.orm import selectinload
 from backend.db import db, utcnow
 from backend.errors import Conflict, NotFound
 from backend.ledger import Account, AccountKind, InsufficientBalance, account_for
+from backend.registry.models import Organization
 from backend.runtime import setting
 from jobs import job
 from mall import escrow
@@ -47,6 +48,10 @@ class ItemInactive(Conflict):
 
 class NotOnSale(Conflict):
     code, title = "item_not_on_sale", "The item is outside its valid window"
+
+
+class MerchantFrozen(Conflict):
+    code, title = "merchant_frozen", "The merchant is frozen"
 
 
 class OrderNotFound(NotFound):
@@ -120,7 +125,18 @@ def place(user_id: int, item_id: int, *, actor: str, now: datetime | None = None
         raise InsufficientPoints(
             f"The item costs {order.points} points.", extra={"points_price": order.points}
         ) from exc
+    # Read after the hold locked the merchant's escrow: a freeze holds that lock until it
+    # commits, so an order racing a freeze sees it here (or was there for it to cancel).
+    if _merchant_frozen(item.merchant_id):
+        raise MerchantFrozen("The merchant is frozen; its items are not on sale.")
     return order
+
+
+def _merchant_frozen(merchant_id: int) -> bool:
+    status = db.session.execute(
+        select(Organization.status).where(Organization.id == merchant_id)
+    ).scalar_one()
+    return status == "frozen"
 
 
 def _refund(row, *, kind: str, actor: str) -> None:
@@ -183,13 +199,40 @@ def expire_due(now: datetime | None = None, limit: int = 1000) -> Expired:
     ids = db.session.execute(due).scalars().all()
     if not ids:
         return Expired(0, 0)
+    rows = _close_many(ids, status="expired", now=now, actor="system:expiry")
+    return Expired(len(rows), sum(r.points for r in rows))
+
+
+def cancel_all_pending(
+    *, merchant_id: int | None = None, user_id: int | None = None, actor: str
+) -> list[int]:
+    """Cancel every pending order of a merchant or of a resident (a freeze): points
+    back, stock back. Waits for rows other transactions hold; returns the ids."""
+    if (merchant_id is None) == (user_id is None):
+        raise ValueError("name a merchant or a resident")
+    owner = (
+        Order.merchant_id == merchant_id if merchant_id is not None else (Order.user_id == user_id)
+    )
+    due = select(Order.id).where(Order.status == "pending", owner).order_by(Order.id)
+    ids = db.session.execute(due.with_for_update()).scalars().all()
+    if not ids:
+        return []
+    return [r.id for r in _close_many(ids, status="cancelled", now=utcnow(), actor=actor)]
+
+
+def _close_many(ids: list[int], *, status: str, now: datetime, actor: str) -> list:
+    """Close the pending orders among `ids` (expired or cancelled) and refund them. All
+    locks are taken up front in the mall's order (orders, items, then accounts) so this
+    never deadlocks with orders, cancels or redemptions."""
     rows = db.session.execute(
         update(Order)
         .where(Order.id.in_(ids), Order.status == "pending")
-        .values(status="expired", closed_at=now)
+        .values(status=status, closed_at=now)
         .returning(*_CLOSED_COLUMNS)
         .execution_options(synchronize_session=False)
     ).all()
+    if not rows:
+        return []
     rows.sort(key=lambda r: r.id)
     item_ids = sorted({r.item_id for r in rows})
     db.session.execute(
@@ -205,8 +248,8 @@ def expire_due(now: datetime | None = None, limit: int = 1000) -> Expired:
             .with_for_update()
         ).all()
     for row in rows:
-        _refund(row, kind="expired", actor="system:expiry")
-    return Expired(len(rows), sum(r.points for r in rows))
+        _refund(row, kind=status, actor=actor)
+    return rows
 
 
 def get_own(user_id: int, order_id: int) -> Order:

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
+from backend.audit import log as audit
 from backend.db import db, utcnow
 from backend.errors import NotFound
 from mall import escrow
@@ -61,5 +62,12 @@ def redeem(merchant_id: int, raw_code: str, *, staff_user_id: int, actor: str) -
         if status == "pending":
             raise OrderExpired("The order has expired.")
         raise state_conflict(status)
-    escrow.release(row, actor=actor, memo=f"redeemed item {row.item_id}")
+    entry_id = escrow.release(row, actor=actor, memo=f"redeemed item {row.item_id}")
+    audit.record(
+        "order.redeem",
+        "order",
+        row.id,
+        before={"status": "pending"},
+        after={"status": "fulfilled", "entry_id": entry_id},
+    )
     return Redeemed(row.id, row.item_id, row.points, "fulfilled", now)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Response
 
 from backend.auth.guards import BEARER, current_principal, require
+from backend.auth.roles import AUDITOR, FINANCE
 from backend.http import Blueprint, page_schema
 from backend.idempotency import idempotent
 from mall import balances, items, orders, redemption, settlement
@@ -29,7 +30,6 @@ OrderPage = page_schema(s.OrderOut, "OrderPage")
 MerchantOrderPage = page_schema(s.MerchantOrderOut, "MerchantOrderPage")
 SettlementPage = page_schema(s.SettlementOut, "SettlementPage")
 
-FINANCE = ("finance",)
 PNG = {200: {"description": "A PNG image", "content": {"image/png": {}}}}
 
 
@@ -248,7 +248,7 @@ def get_own_settlement(batch_id):
 
 @staff.route("/settlements", methods=["GET"])
 @staff.doc(security=BEARER)
-@require("staff")
+@require("staff", roles=(FINANCE, AUDITOR))
 @staff.arguments(s.AdminSettlementQuery, location="query")
 @staff.response(200, SettlementPage)
 @staff.cursor_page(SettlementBatch.id)
@@ -259,7 +259,7 @@ def list_settlements(args):
 
 @staff.route("/settlements/<int:batch_id>", methods=["GET"])
 @staff.doc(security=BEARER)
-@require("staff")
+@require("staff", roles=(FINANCE, AUDITOR))
 @staff.response(200, s.SettlementOut)
 @staff.alt_response(404, description="settlement_not_found")
 def get_settlement(batch_id):
@@ -269,20 +269,20 @@ def get_settlement(batch_id):
 
 @staff.route("/settlements/<int:batch_id>/approve", methods=["POST"])
 @staff.doc(security=BEARER)
-@require("staff", roles=FINANCE)
+@require("staff", roles=(FINANCE,))
 @idempotent
 @staff.response(202, s.SettlementOut)
 @staff.alt_response(409, description="already_approved")
 @staff.alt_response(404, description="settlement_not_found")
 def approve_settlement(batch_id):
-    """Approve a pending batch (staff with the `finance` or `admin` role); a job posts
+    """Approve a pending batch (staff with the `finance` role); a job posts
     it and it ends `settled`. Approving it again moves nothing (409 already_approved)."""
     return settlement.approve(batch_id, actor=_actor())
 
 
 @staff.route("/settlements/<int:batch_id>/retry", methods=["POST"])
 @staff.doc(security=BEARER)
-@require("staff", roles=FINANCE)
+@require("staff", roles=(FINANCE,))
 @idempotent
 @staff.response(202, s.SettlementOut)
 @staff.alt_response(409, description="not_failed")

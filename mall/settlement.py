@@ -21,9 +21,17 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, select, update
 
+from backend.audit import log as audit
 from backend.db import db, utcnow
 from backend.errors import Conflict, NotFound
-from backend.ledger import AccountKind, InsufficientBalance, Leg, account_for, post
+from backend.ledger import (
+    AccountFrozen,
+    AccountKind,
+    InsufficientBalance,
+    Leg,
+    account_for,
+    post,
+)
 from backend.reductions import blocks
 from backend.registry.rate import NoRate, current_rate
 from backend.runtime import setting
@@ -45,6 +53,10 @@ class AlreadyApproved(Conflict):
 
 class NotFailed(Conflict):
     code, title = "not_failed", "Only a failed batch can be retried"
+
+
+class SettlementCancelled(Conflict):
+    code, title = "settlement_cancelled", "The batch was cancelled"
 
 
 class SettlementNotFound(NotFound):
@@ -77,6 +89,12 @@ def apply(merchant_id: int, *, actor: str) -> SettlementBatch:
     ).one()
     batch.orders, batch.points = int(count), int(points)
     db.session.flush()
+    audit.record(
+        "settlement.apply",
+        "settlement_batch",
+        batch.id,
+        after={"status": "pending", "orders": batch.orders, "merchant_id": merchant_id},
+    )
     return batch
 
 
@@ -93,10 +111,19 @@ def approve(batch_id: int, *, actor: str) -> SettlementBatch:
         batch = db.session.get(SettlementBatch, batch_id)
         if batch is None:
             raise SettlementNotFound("No such settlement.")
+        if batch.status == "cancelled":
+            raise SettlementCancelled("The batch was cancelled; nothing moved.")
         raise AlreadyApproved(
             f"The batch was approved already (it is {batch.status}); nothing moved.",
             extra={"status": batch.status},
         )
+    audit.record(
+        "settlement.approve",
+        "settlement_batch",
+        batch_id,
+        before={"status": "pending"},
+        after={"status": "approved"},
+    )
     enqueue_after_commit(post_settlement, settlement_id=batch_id)
     return get(batch_id)
 
@@ -115,6 +142,13 @@ def retry(batch_id: int, *, actor: str) -> SettlementBatch:
         if batch is None:
             raise SettlementNotFound("No such settlement.")
         raise NotFailed(f"The batch is {batch.status}.", extra={"status": batch.status})
+    audit.record(
+        "settlement.retry",
+        "settlement_batch",
+        batch_id,
+        before={"status": "failed"},
+        after={"status": "approved"},
+    )
     enqueue_after_commit(post_settlement, settlement_id=batch_id)
     return get(batch_id)
 
@@ -123,6 +157,13 @@ def _fail(batch: SettlementBatch, reason: str) -> str:
     batch.status = "failed"
     batch.error = reason[:2000]
     db.session.flush()
+    audit.record(
+        "settlement.fail",
+        "settlement_batch",
+        batch.id,
+        before={"status": "approved"},
+        after={"status": "failed", "error": batch.error},
+    )
     return "failed"
 
 
@@ -182,6 +223,8 @@ def post_batch(batch_id: int, now: datetime | None = None) -> str:
             f"{exc.account_kind} account {exc.account_id} lacks {exc.needed}: "
             "the books refuse the posting",
         )
+    except AccountFrozen as exc:
+        return _fail(batch, f"{exc.account_kind} account {exc.account_id} is frozen")
     # the grams leave the points world: they carry serials of the pool of personal
     # reductions (S0), of the settlement's year
     blocks.mint(
@@ -200,7 +243,48 @@ def post_batch(batch_id: int, now: datetime | None = None) -> str:
     batch.rate_version = rate.version
     batch.settled_at = now
     db.session.flush()
+    audit.record(
+        "settlement.settle",
+        "settlement_batch",
+        batch.id,
+        before={"status": "approved"},
+        after={"status": "settled", "entry_id": entry.id},
+    )
     return "settled"
+
+
+OPEN = ("pending", "approved", "failed")  # not settled yet
+
+
+def cancel_open(merchant_id: int, *, reason: str, now: datetime | None = None) -> list[int]:
+    """Cancel every batch of the merchant not yet settled and release its orders (to be
+    settled in a later batch). A batch being posted right now is locked by its job:
+    this waits for it and leaves it settled."""
+    now = now or utcnow()
+    ids = sorted(
+        db.session.execute(
+            update(SettlementBatch)
+            .where(SettlementBatch.merchant_id == merchant_id, SettlementBatch.status.in_(OPEN))
+            .values(status="cancelled", cancelled_at=now, error=reason[:2000])
+            .returning(SettlementBatch.id)
+            .execution_options(synchronize_session=False)
+        ).scalars()
+    )
+    if ids:
+        db.session.execute(
+            update(Order)
+            .where(Order.settlement_id.in_(ids))
+            .values(settlement_id=None)
+            .execution_options(synchronize_session=False)
+        )
+    for batch_id in ids:
+        audit.record(
+            "settlement.cancel",
+            "settlement_batch",
+            batch_id,
+            after={"status": "cancelled", "reason": reason},
+        )
+    return ids
 
 
 def sweep(older_than: timedelta, now: datetime | None = None, limit: int = 100) -> list[int]:

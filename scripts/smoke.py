@@ -4,7 +4,9 @@ redeems, an order is cancelled and one expires, the merchant settles, staff appr
 and the reconciliation report says ok. Prints each step; exits non-zero on a mismatch.
 
     python scripts/smoke.py --base http://127.0.0.1:5000 --staff admin \
-        --staff-password admin-demo-pass
+        --staff-password admin-demo-pass --finance finance --finance-password finance-demo-pass
+
+(`--staff` needs the role admin, `--finance` the role finance: no role does both.)
 
 Start the server with ORDER_EXPIRY_SECONDS=20 to see an order expire within the run.
 """
@@ -32,6 +34,8 @@ def main() -> int:
     ap.add_argument("--base", default="http://127.0.0.1:5000")
     ap.add_argument("--staff", default="admin")
     ap.add_argument("--staff-password", default="admin-demo-pass")
+    ap.add_argument("--finance", default="finance", help="a staff login with the finance role")
+    ap.add_argument("--finance-password", default="finance-demo-pass")
     ap.add_argument("--wait", type=float, default=150, help="seconds to wait for jobs")
     a = ap.parse_args()
     api = a.base.rstrip("/") + "/api/v1"
@@ -60,6 +64,11 @@ def main() -> int:
 
     staff = bearer(
         call("POST", "/auth/login", 200, json={"login": a.staff, "password": a.staff_password})[
+            "access_token"
+        ]
+    )
+    finance = bearer(
+        call("POST", "/auth/login", 200, json={"login": a.finance, "password": a.finance_password})[
             "access_token"
         ]
     )
@@ -214,7 +223,7 @@ def main() -> int:
         "POST", "/merchant/settlements", 201, {**merchant, "Idempotency-Key": uuid.uuid4().hex}
     )
     print("settlement:", settlement)
-    s.post(f"{api}/admin/settlements/{settlement['id']}/approve", headers=staff, timeout=60)
+    s.post(f"{api}/admin/settlements/{settlement['id']}/approve", headers=finance, timeout=60)
     done = wait_for(
         "settlement",
         lambda: call("GET", f"/merchant/settlements/{settlement['id']}", 200, merchant),
@@ -224,7 +233,7 @@ def main() -> int:
     balance = call("GET", "/merchant/balance", 200, merchant)
     print("merchant balance:", balance)
     assert (balance["points"], balance["reductions_g"]) == (0, 300), balance
-    report = call("GET", "/admin/reconciliation", 200, staff)
+    report = call("GET", "/admin/reconciliation", 200, finance)
     print("reconciliation:", json.dumps(report, ensure_ascii=False))
     if not report["ok"]:
         return 1

@@ -34,18 +34,29 @@ def login(client, login_name: str, password: str) -> dict:
     return r.get_json()
 
 
-def make_staff(app, login_name: str = "staff1", password: str = "staff-password") -> None:
+def make_staff(
+    app, login_name: str = "staff1", password: str = "staff-password", roles=("admin",)
+) -> int:
     from backend.auth.users import create_login_user
     from backend.db import db
 
     with app.app_context():
-        create_login_user("staff", login_name, password, roles=["admin"])
+        user = create_login_user("staff", login_name, password, roles=list(roles))
         db.session.commit()
+        return user.id
 
 
 def staff_headers(app, client) -> dict:
+    """An `admin` staff login (accounts and organisations)."""
     make_staff(app)
     return bearer(login(client, "staff1", "staff-password")["access_token"])
+
+
+def role_headers(app, client, *roles: str) -> dict:
+    """A staff login holding exactly `roles` (e.g. `finance` to approve settlements)."""
+    name = "staff-" + "-".join(roles)
+    make_staff(app, name, "staff-password", roles=roles)
+    return bearer(login(client, name, "staff-password")["access_token"])
 
 
 def register_resident(client, phone_no: str | None = None, password: str = "resident-pass") -> dict:

@@ -454,13 +454,22 @@ def test_cli_create_staff_with_roles(app, clean):
             "--password",
             "auditor-password",
             "--roles",
-            "audit,registry",
+            "reviewer,auditor",
         ]
     )
     assert result.exit_code == 0, result.output
     tokens = helpers.login(app.test_client(), "auditor", "auditor-password")
     claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
-    assert claims["roles"] == ["audit", "registry"]
+    assert claims["roles"] == ["auditor", "reviewer"]
+    # a role that does not exist is refused, and nothing is created
+    bad = runner.invoke(
+        args=["create-staff", "boss", "--password", "boss-password", "--roles", "superuser"]
+    )
+    assert bad.exit_code != 0 and "unknown staff role" in bad.output
+    r = app.test_client().post(
+        "/api/v1/auth/login", json={"login": "boss", "password": "boss-password"}
+    )
+    assert r.status_code == 401
 
 
 @pytest.mark.sqlite

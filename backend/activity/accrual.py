@@ -171,7 +171,8 @@ def accrue_chunk(limit: int = 5000) -> ChunkResult:
         credited_users.add(user_id)
         out.entries += 1
         out.credited_g += credited_total
-        if auto.get(user_id):
+        # a frozen resident's grams land, but nothing leaves the account (no conversion)
+        if auto.get(user_id) and not reductions[user_id].frozen:
             accounts = ConversionAccounts(reductions[user_id], backing, mint, points_accts[user_id])
             taken, points, conv = conversion_legs(credited_total, rate, accounts)
             if conv:

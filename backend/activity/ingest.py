@@ -342,9 +342,10 @@ def get_own_batch(client_id: str, batch_id: str) -> UploadBatch:
 
 @job(queue="ingest", timeout=600)
 def process_batch(batch_id: str) -> dict:
-    """Process a stored async batch; a batch already done is left as it is."""
+    """Process a stored async batch; a batch no longer queued (done, or failed because its
+    operator was frozen or its scenario deregistered) is left as it is."""
     batch = db.session.get(UploadBatch, batch_id, with_for_update=True)
-    if batch is None or batch.status == "done":
+    if batch is None or batch.status != "queued":
         return {"batch_id": batch_id, "status": batch.status if batch else "missing"}
     records = batch.payload or []
     batch.status = "running"

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import hmac
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
+from backend.audit import log as audit
+from backend.auth import subjects
 from backend.auth.models import OperatorClient
 from backend.auth.sessions import BadCredentials
 from backend.auth.tokens import Principal, config_from_app, issue_access, new_secret, sha256
@@ -40,6 +42,8 @@ def client_token(client_id: str, client_secret: str) -> dict:
         or not client.active
     ):
         raise BadCredentials("Wrong client id or secret.")
+    if subjects.organization_frozen(client.organization_id):
+        raise subjects.OrganizationFrozen("This organisation is frozen.")
     cfg = config_from_app()
     token = issue_access(
         cfg,
@@ -48,6 +52,7 @@ def client_token(client_id: str, client_secret: str) -> dict:
             id=client.client_id,
             organization_id=client.organization_id,
             scenario_id=client.scenario_id,
+            gen=client.token_gen,
         ),
     )
     return {"access_token": token, "token_type": "Bearer", "expires_in": cfg.access_seconds}
@@ -66,4 +71,18 @@ def create_for_scenario(organization_id: int, scenario_code: str) -> dict:
     if scenario.operator_id != org.id:
         raise Invalid(errors={"scenario_code": ["The scenario is run by another operator."]})
     client, secret = _new_client(org.id, scenario.id)
+    audit.record(
+        "operator_client.create",
+        "operator_client",
+        client.client_id,
+        after={"organization_id": org.id, "scenario_code": scenario.code},
+    )
     return {"client_id": client.client_id, "client_secret": secret}
+
+
+def query(organization_id: int | None = None) -> Select:
+    """Operator clients (never their secrets), by organisation."""
+    stmt = select(OperatorClient)
+    if organization_id is not None:
+        stmt = stmt.where(OperatorClient.organization_id == organization_id)
+    return stmt

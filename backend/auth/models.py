@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.db import BigId, UTCDateTime, db, utcnow
@@ -28,6 +28,11 @@ class User(db.Model):
     organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
     auto_convert: Mapped[bool] = mapped_column(Boolean, default=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Frozen (Art. 24, residents): no access, no outgoing moves; see backend/sanctions.
+    frozen: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Access tokens carry the generation they were issued in (`gen`); bumping it (sign
+    # out everywhere, disabling) refuses every earlier token at once.
+    token_gen: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     organization: Mapped[Organization | None] = relationship(lazy="select")
@@ -64,4 +69,6 @@ class OperatorClient(db.Model):
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
     scenario_id: Mapped[int] = mapped_column(ForeignKey("scenarios.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Bumped when the secret is rotated or the client disabled: earlier tokens die.
+    token_gen: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,25 +1,34 @@
-"""/api/v1/auth (register, log in, refresh, log out, operator client tokens) and the
-staff routes that create logins (/api/v1/admin/operator-clients, /merchant-users)."""
+"""/api/v1/auth (register, log in, refresh, log out, operator client tokens); the
+staff routes over logins (/api/v1/admin/staff, /operator-clients, /merchant-users,
+/residents: creating, disabling and enabling, rotating secrets; /admin/me); and
+/api/v1/merchant/me."""
 
 from __future__ import annotations
 
-from backend.auth import clients, schemas, sessions, users
+from backend.auth import clients, lockout, revocation, schemas, sessions, users
 from backend.auth.guards import BEARER, current_principal, require
-from backend.auth.roles import ADMIN
-from backend.extensions import auth_limit, limiter
-from backend.http import Blueprint
+from backend.auth.models import OperatorClient, User
+from backend.auth.roles import ADMIN, ANY_STAFF, AUDITOR
+from backend.extensions import auth_limit, limiter, login_name_limit
+from backend.http import Blueprint, PageArgs, page_schema
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Log in and tokens")
 staff = Blueprint(
     "staff_accounts",
     __name__,
     url_prefix="/api/v1/admin",
-    description="Staff: operator clients and organisation logins",
+    description="Staff: staff logins, operator clients, organisation logins, residents",
+)
+merchant = Blueprint(
+    "merchant_accounts", __name__, url_prefix="/api/v1/merchant", description="Merchants' staff"
 )
 org = Blueprint(
     "org_accounts", __name__, url_prefix="/api/v1/org", description="Organisation users"
 )
-blueprints = [blp, staff, org]
+blueprints = [blp, staff, merchant, org]
+
+StaffPage = page_schema(schemas.StaffOut, "StaffPage")
+OperatorClientPage = page_schema(schemas.OperatorClientInfoOut, "OperatorClientPage")
 
 
 @blp.route("/register", methods=["POST"])
@@ -33,11 +42,26 @@ def register(body):
     return {"id": user.id}
 
 
+def _login_name() -> str:
+    """The rate-limit key of a login attempt: its login name, as a keyed hash."""
+    from flask import request
+    from flask_limiter.util import get_remote_address
+
+    body = request.get_json(silent=True)
+    name = body.get("login") if isinstance(body, dict) else None
+    if not isinstance(name, str) or not name:  # refused anyway; counted by address
+        return "login-name:?" + get_remote_address()
+    return "login-name:" + lockout.name_key(name)
+
+
 @blp.route("/login", methods=["POST"])
 @limiter.limit(auth_limit)
+@limiter.limit(login_name_limit, key_func=_login_name)
 @blp.arguments(schemas.LoginIn)
 @blp.response(200, schemas.TokenPairOut)
 @blp.alt_response(401, description="bad_credentials")
+@blp.alt_response(403, description="account_frozen, organization_frozen")
+@blp.alt_response(429, description="rate_limited, login_locked")
 def login(body):
     """Log in with a phone (residents) or a staff / merchant login."""
     return sessions.login(body["login"], body["password"])
@@ -54,6 +78,7 @@ def refresh(body):
 
 
 @blp.route("/logout", methods=["POST"])
+@limiter.limit(auth_limit)
 @blp.arguments(schemas.RefreshIn)
 @blp.response(204)
 def logout(body):
@@ -73,7 +98,7 @@ def client_token(body):
 
 @staff.route("/operator-clients", methods=["POST"])
 @staff.doc(security=BEARER)
-@require("staff")
+@require("staff", roles=(ADMIN,))
 @staff.arguments(schemas.OperatorClientIn)
 @staff.response(201, schemas.OperatorClientOut)
 def create_operator_client(body):
@@ -83,7 +108,7 @@ def create_operator_client(body):
 
 @staff.route("/merchant-users", methods=["POST"])
 @staff.doc(security=BEARER)
-@require("staff")
+@require("staff", roles=(ADMIN,))
 @staff.arguments(schemas.MerchantUserIn)
 @staff.response(201, schemas.IdOut)
 @staff.alt_response(409, description="login_taken")
@@ -106,7 +131,166 @@ def create_org_user(body):
 @org.route("/me", methods=["GET"])
 @org.doc(security=BEARER)
 @require("org")
-@org.response(200, schemas.OrgMeOut)
+@org.response(200, schemas.WhoAmIOut)
 def org_me():
-    """Who am I: the login and its organisation."""
-    return users.org_user(int(current_principal().id))
+    """Who am I: the login and its organisation (with its status)."""
+    return users.whoami(int(current_principal().id))
+
+
+@staff.route("/operator-clients", methods=["GET"])
+@staff.doc(security=BEARER)
+@require("staff", roles=(ADMIN, AUDITOR))
+@staff.arguments(schemas.OperatorClientQuery, location="query")
+@staff.response(200, OperatorClientPage)
+@staff.cursor_page(OperatorClient.id)
+def list_operator_clients(args):
+    """Operator clients (never their secrets), by organisation."""
+    return clients.query(args.get("organization_id"))
+
+
+@staff.route("/operator-clients/<string:client_id>/rotate-secret", methods=["POST"])
+@staff.doc(security=BEARER)
+@require("staff", roles=(ADMIN,))
+@staff.response(200, schemas.OperatorClientOut)
+@staff.alt_response(404, description="operator_client_not_found")
+def rotate_operator_secret(client_id):
+    """A new secret for the client, shown only here; the old one and every token it
+    was given stop working at once."""
+    return revocation.rotate_secret(client_id)
+
+
+@staff.route("/operator-clients/<string:client_id>/disable", methods=["POST"])
+@staff.doc(security=BEARER)
+@require("staff", roles=(ADMIN,))
+@staff.response(200, schemas.OperatorClientInfoOut)
+@staff.alt_response(404, description="operator_client_not_found")
+def disable_operator_client(client_id):
+    """Disable an operator client: its tokens stop at once."""
+    return revocation.set_client_active(client_id, False)
+
+
+@staff.route("/operator-clients/<string:client_id>/enable", methods=["POST"])
+@staff.doc(security=BEARER)
+@require("staff", roles=(ADMIN,))
+@staff.response(200, schemas.OperatorClientInfoOut)
+@staff.alt_response(404, description="operator_client_not_found")
+def enable_operator_client(client_id):
+    """Enable an operator client again (it needs a new token)."""
+    return revocation.set_client_active(client_id, True)
+
+
+@staff.route("/staff", methods=["POST"])
+@staff.doc(security=BEARER)
+@require("staff", roles=(ADMIN,))
+@staff.arguments(schemas.StaffIn)
+@staff.response(201, schemas.StaffOut)
+@staff.alt_response(409, description="login_taken")
+def create_staff(body):
+    """A staff login with its roles (admin, reviewer, expert, finance, auditor)."""
+    return users.create_staff(body["login"], body["password"], body["roles"])
+
+
+@staff.route("/staff", methods=["GET"])
+@staff.doc(security=BEARER)
+@require("staff", roles=(ADMIN, AUDITOR))
+@staff.arguments(PageArgs, location="query")
+@staff.response(200, StaffPage)
+@staff.cursor_page(User.id)
+def list_staff(args):
+    """Staff logins and their roles."""
+    return users.staff_query()
+
+
+@staff.route("/me", methods=["GET"])
+@staff.doc(security=BEARER)
+@require("staff", roles=ANY_STAFF)
+@staff.response(200, schemas.WhoAmIOut)
+def staff_me():
+    """Who am I: the staff login and its roles."""
+    return users.whoami(current_principal().id)
+
+
+def _set_active(kind: str, user_id: int, active: bool):
+    return revocation.set_user_active(
+        kind, user_id, active, acting_user_id=int(current_principal().id)
+    )
+
+
+@staff.route("/staff/<int:user_id>/disable", methods=["POST"])
+@staff.doc(security=BEARER)
+@require("staff", roles=(ADMIN,))
+@staff.response(200, schemas.LoginStateOut)
+@staff.alt_response(404, description="staff_not_found")
+@staff.alt_response(409, description="cannot_disable_self")
+def disable_staff(user_id):
+    """Disable a staff login: its sessions end at once."""
+    return _set_active("staff", user_id, False)
+
+
+@staff.route("/staff/<int:user_id>/enable", methods=["POST"])
+@staff.doc(security=BEARER)
+@require("staff", roles=(ADMIN,))
+@staff.response(200, schemas.LoginStateOut)
+@staff.alt_response(404, description="staff_not_found")
+def enable_staff(user_id):
+    """Enable a staff login again."""
+    return _set_active("staff", user_id, True)
+
+
+@staff.route("/merchant-users/<int:user_id>/disable", methods=["POST"])
+@staff.doc(security=BEARER)
+@require("staff", roles=(ADMIN,))
+@staff.response(200, schemas.LoginStateOut)
+@staff.alt_response(404, description="merchant_not_found")
+def disable_merchant_user(user_id):
+    """Disable a merchant user: its sessions end at once."""
+    return _set_active("merchant", user_id, False)
+
+
+@staff.route("/merchant-users/<int:user_id>/enable", methods=["POST"])
+@staff.doc(security=BEARER)
+@require("staff", roles=(ADMIN,))
+@staff.response(200, schemas.LoginStateOut)
+@staff.alt_response(404, description="merchant_not_found")
+def enable_merchant_user(user_id):
+    """Enable a merchant user again."""
+    return _set_active("merchant", user_id, True)
+
+
+@staff.route("/residents/<int:user_id>", methods=["GET"])
+@staff.doc(security=BEARER)
+@require("staff", roles=(ADMIN, AUDITOR))
+@staff.response(200, schemas.ResidentOut)
+@staff.alt_response(404, description="resident_not_found")
+def get_resident(user_id):
+    """A resident's account state (the phone masked)."""
+    return users.get_of_kind("resident", user_id)
+
+
+@staff.route("/residents/<int:user_id>/disable", methods=["POST"])
+@staff.doc(security=BEARER)
+@require("staff", roles=(ADMIN,))
+@staff.response(200, schemas.LoginStateOut)
+@staff.alt_response(404, description="resident_not_found")
+def disable_resident(user_id):
+    """Disable a resident's login: its sessions end at once (balances stay)."""
+    return _set_active("resident", user_id, False)
+
+
+@staff.route("/residents/<int:user_id>/enable", methods=["POST"])
+@staff.doc(security=BEARER)
+@require("staff", roles=(ADMIN,))
+@staff.response(200, schemas.LoginStateOut)
+@staff.alt_response(404, description="resident_not_found")
+def enable_resident(user_id):
+    """Enable a resident's login again."""
+    return _set_active("resident", user_id, True)
+
+
+@merchant.route("/me", methods=["GET"])
+@merchant.doc(security=BEARER)
+@require("merchant")
+@merchant.response(200, schemas.WhoAmIOut)
+def merchant_me():
+    """Who am I: the merchant login and its organisation."""
+    return users.whoami(current_principal().id)

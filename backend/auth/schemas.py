@@ -3,7 +3,8 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate as v
 
-from backend.http import ID
+from backend.auth.roles import STAFF_ROLES
+from backend.http import ID, LocalDateTime
 
 
 class RegisterIn(ma.Schema):
@@ -64,15 +65,71 @@ class MerchantUserIn(ma.Schema):
     password = ma.fields.String(required=True, validate=v.Length(min=8, max=128))
 
 
-class OrganizationBrief(ma.Schema):
+LOGIN = v.Regexp(r"^[A-Za-z][A-Za-z0-9_.@-]{2,63}$", error="3-64 letters, digits, _.@-")
+
+
+class StaffIn(ma.Schema):
+    login = ma.fields.String(required=True, validate=LOGIN)
+    password = ma.fields.String(required=True, validate=v.Length(min=8, max=128))
+    roles = ma.fields.List(
+        ma.fields.String(validate=v.OneOf(STAFF_ROLES)),
+        required=True,
+        validate=v.Length(min=1, max=len(STAFF_ROLES)),
+    )
+
+
+class StaffOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    login = ma.fields.String(required=True)
+    roles = ma.fields.Function(lambda u: u.role_list, required=True)
+    active = ma.fields.Boolean(required=True)
+    created_at = LocalDateTime(required=True)
+
+
+class LoginStateOut(ma.Schema):
+    """A login's state after it was disabled, enabled, frozen or unfrozen."""
+
+    id = ma.fields.Integer(required=True)
+    kind = ma.fields.String(required=True)
+    active = ma.fields.Boolean(required=True)
+    frozen = ma.fields.Boolean(required=True)
+
+
+class ResidentOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    phone = ma.fields.String(attribute="phone_masked", allow_none=True)
+    display_name = ma.fields.String(allow_none=True)
+    active = ma.fields.Boolean(required=True)
+    frozen = ma.fields.Boolean(required=True)
+    created_at = LocalDateTime(required=True)
+
+
+class OperatorClientQuery(ma.Schema):
+    organization_id = ma.fields.Integer(strict=False, validate=ID)
+    limit = ma.fields.Integer(load_default=50, validate=v.Range(min=1, max=500))
+    cursor = ma.fields.String(load_default=None, validate=v.Length(max=200))
+
+
+class OperatorClientInfoOut(ma.Schema):
+    client_id = ma.fields.String(required=True)
+    organization_id = ma.fields.Integer(required=True)
+    scenario_id = ma.fields.Integer(required=True)
+    active = ma.fields.Boolean(required=True)
+    created_at = LocalDateTime(required=True)
+
+
+class OrganizationBriefOut(ma.Schema):
     id = ma.fields.Integer(required=True)
     name = ma.fields.String(required=True)
     kind = ma.fields.String(required=True)
     credit_code = ma.fields.String(required=True)
-    status = ma.fields.Function(lambda o: getattr(o, "status", None) or "active")
+    status = ma.fields.String(required=True)
 
 
-class OrgMeOut(ma.Schema):
+class WhoAmIOut(ma.Schema):
     id = ma.fields.Integer(required=True)
+    kind = ma.fields.String(required=True)
     login = ma.fields.String(required=True)
-    organization = ma.fields.Nested(OrganizationBrief, required=True)
+    roles = ma.fields.List(ma.fields.String(), required=True)
+    active = ma.fields.Boolean(required=True)
+    organization = ma.fields.Nested(OrganizationBriefOut, allow_none=True, required=True)

@@ -8,9 +8,11 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from backend.auth import lockout
 from backend.auth.models import RefreshToken, User
 from backend.auth.passwords import verify_password
 from backend.auth.phones import is_phone, phone_hash
+from backend.auth.subjects import refuse_frozen
 from backend.auth.tokens import config_from_app, issue_access, new_secret, sha256
 from backend.auth.users import principal_of
 from backend.db import db, utcnow
@@ -50,6 +52,7 @@ def _issue_pair(user: User, family_id: str | None = None) -> dict:
 
 
 def login(login_name: str, password: str) -> dict:
+    lockout.check(login_name)
     if is_phone(login_name):
         stmt = select(User).where(User.phone_hash == phone_hash(login_name, setting("PII_KEY")))
     else:
@@ -57,7 +60,10 @@ def login(login_name: str, password: str) -> dict:
     user = db.session.execute(stmt).scalar_one_or_none()
     ok = verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.active:
+        lockout.failed(login_name)
         raise BadCredentials("Wrong login or password.")
+    lockout.succeeded(login_name)
+    refuse_frozen(user)
     return _issue_pair(user)
 
 
@@ -82,6 +88,7 @@ def refresh(token: str) -> dict:
     user = db.session.get(User, row.user_id)
     if user is None or not user.active:
         raise Unauthorized("The refresh token is not valid.", code="bad_refresh_token")
+    refuse_frozen(user)
     return _issue_pair(user, row.family_id)
 
 

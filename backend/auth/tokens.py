@@ -22,6 +22,7 @@ class Principal:
     roles: tuple[str, ...] = field(default_factory=tuple)
     organization_id: int | None = None
     scenario_id: int | None = None
+    gen: int = 0  # the subject's token generation when the token was issued
 
     @property
     def actor(self) -> str:
@@ -48,6 +49,7 @@ def issue_access(cfg: TokenConfig, p: Principal) -> str:
         "sub": str(p.id),
         "jti": uuid.uuid4().hex,
         "role": p.kind,
+        "gen": p.gen,
     }
     if p.roles:
         claims["roles"] = list(p.roles)
@@ -83,12 +85,16 @@ def read_access(cfg: TokenConfig, token: str) -> Principal:
     roles = claims.get("roles") or []
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise Unauthorized("The token is not valid.", code="bad_token")
+    gen = claims.get("gen", 0)
+    if type(gen) is not int:
+        raise Unauthorized("The token is not valid.", code="bad_token")
     return Principal(
         kind=kind,
         id=ident,
         roles=tuple(roles),
         organization_id=claims.get("org"),
         scenario_id=claims.get("scn"),
+        gen=gen,
     )
 
 

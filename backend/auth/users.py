@@ -4,8 +4,10 @@ Rules live here; callers commit."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
+from backend.audit import log as audit
+from backend.auth import roles as staff_roles
 from backend.auth.models import User
 from backend.auth.passwords import hash_password
 from backend.auth.phones import is_phone, mask, phone_hash
@@ -22,6 +24,7 @@ def principal_of(user: User) -> Principal:
         id=user.id,
         roles=tuple(user.role_list),
         organization_id=user.organization_id,
+        gen=user.token_gen,
     )
 
 
@@ -53,6 +56,13 @@ def create_login_user(
 ) -> User:
     if is_phone(login):
         raise Invalid(errors={"login": ["A staff or merchant login may not look like a phone."]})
+    if kind == "staff":
+        try:
+            roles = staff_roles.check(roles or [])
+        except ValueError as err:
+            raise Invalid(errors={"roles": [str(err)]}) from err
+    elif roles:
+        raise Invalid(errors={"roles": ["Only staff logins have roles."]})
     if db.session.execute(select(User.id).where(User.login == login)).first():
         raise Conflict("This login is taken.", code="login_taken")
     user = User(
@@ -77,18 +87,71 @@ def get_user(user_id: int) -> User:
 def create_merchant_user(organization_id: int, login: str, password: str) -> int:
     """A till login bound to one merchant organisation."""
     org = organizations.get_of_kind(organization_id, "merchant")
-    return create_login_user("merchant", login, password, organization_id=org.id).id
+    user = create_login_user("merchant", login, password, organization_id=org.id)
+    audit.record(
+        "merchant_user.create",
+        "user",
+        user.id,
+        after={"kind": "merchant", "login": login, "organization_id": org.id},
+    )
+    return user.id
+
+
+def create_staff(login: str, password: str, roles: list[str]) -> User:
+    """A service-centre staff login holding `roles` (see `backend.auth.roles`)."""
+    user = create_login_user("staff", login, password, roles=roles)
+    audit.record(
+        "staff.create",
+        "user",
+        user.id,
+        after={"kind": "staff", "login": login, "roles": user.roles},
+    )
+    return user
+
+
+def whoami(user_id: int) -> dict:
+    """Who a staff or merchant login is: its roles, or its organisation."""
+    user = get_user(user_id)
+    out = {
+        "id": user.id,
+        "kind": user.kind,
+        "login": user.login,
+        "roles": user.role_list,
+        "active": user.active,
+        "organization": None,
+    }
+    if user.organization_id is not None:
+        org = organizations.get(user.organization_id)
+        out["organization"] = {
+            "id": org.id,
+            "name": org.name,
+            "kind": org.kind,
+            "credit_code": org.credit_code,
+            "status": org.status,
+        }
+    return out
+
+
+def staff_query() -> Select:
+    return select(User).where(User.kind == "staff")
+
+
+def get_of_kind(kind: str, user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None or user.kind != kind:
+        raise NotFound(f"No such {kind}.", code=f"{kind}_not_found")
+    return user
 
 
 def create_org_user(organization_id: int, login: str, password: str) -> int:
     """A login bound to one organisation; for a merchant it is also a till login."""
     org = organizations.get(organization_id)
     kind = "merchant" if org.kind == "merchant" else "org"
-    return create_login_user(kind, login, password, organization_id=org.id).id
-
-
-def org_user(user_id: int) -> User:
-    user = db.session.get(User, user_id)
-    if user is None or user.kind not in ("org", "merchant"):
-        raise NotFound()
-    return user
+    user = create_login_user(kind, login, password, organization_id=org.id)
+    audit.record(
+        "org_user.create",
+        "user",
+        user.id,
+        after={"kind": kind, "login": login, "organization_id": org.id},
+    )
+    return user.id

@@ -6,8 +6,10 @@ from enum import StrEnum
 
 from sqlalchemy import select
 
+from backend.auth.models import User
 from backend.db import bulk_insert, db, in_values, insert_ignore, utcnow
 from backend.ledger.models import Account
+from backend.registry.models import Organization
 
 
 class AccountKind(StrEnum):
@@ -43,6 +45,9 @@ UNITS = {
     AccountKind.POINTS_MINT: "pt",
 }
 SOURCES = {AccountKind.SCENARIO_ISSUANCE, AccountKind.PROJECT_ISSUANCE, AccountKind.POINTS_MINT}
+# Owned accounts, by what owns them: these are frozen with their owner (Art. 24).
+OWNED_BY_USER = (AccountKind.RESIDENT_REDUCTIONS, AccountKind.RESIDENT_POINTS)
+OWNED_BY_ORG = (AccountKind.MERCHANT_POINTS, AccountKind.ORG_REDUCTIONS, AccountKind.ORG_RESERVED)
 # Platform accounts: locked before owned accounts (see posting.py).
 SYSTEM_KINDS = {
     k.value
@@ -74,10 +79,30 @@ def account_for(kind: AccountKind, owner_id: int = 0) -> Account:
             "owner_id": owner_id,
             "may_go_negative": kind in SOURCES,
             "balance": 0,
+            "frozen": owner_id in frozen_owners(kind, [owner_id]),
         },
         ("kind", "owner_id"),
     )
     return db.session.execute(stmt).scalar_one()
+
+
+def frozen_owners(kind: AccountKind, owner_ids: list[int]) -> set[int]:
+    """Which of `owner_ids` are frozen, for accounts of `kind` (a new account of a
+    frozen owner opens frozen). The owner rows are read FOR SHARE: a freeze running at
+    the same time finishes first, so no account slips out unfrozen."""
+    if kind in OWNED_BY_USER:
+        table, frozen = User, User.frozen.is_(True)
+    elif kind in OWNED_BY_ORG:
+        table, frozen = Organization, Organization.status == "frozen"
+    else:
+        return set()
+    rows = db.session.execute(
+        select(table.id, frozen.label("frozen"))
+        .where(in_values(table.id, sorted(set(owner_ids))))
+        .order_by(table.id)
+        .with_for_update(read=True)
+    )
+    return {r.id for r in rows if r.frozen}
 
 
 def balance_of(kind: AccountKind, owner_id: int = 0) -> int:
@@ -104,6 +129,9 @@ def accounts_for(kind: AccountKind, owner_ids: list[int]) -> dict[int, Account]:
         load(owners[start : start + 5000])
     missing = [o for o in owners if o not in found]
     if missing:
+        frozen = set()
+        for start in range(0, len(missing), 5000):
+            frozen |= frozen_owners(kind, missing[start : start + 5000])
         rows = [
             {
                 "kind": kind.value,
@@ -111,6 +139,7 @@ def accounts_for(kind: AccountKind, owner_ids: list[int]) -> dict[int, Account]:
                 "owner_id": owner,
                 "may_go_negative": kind in SOURCES,
                 "balance": 0,
+                "frozen": owner in frozen,
                 "created_at": utcnow(),
             }
             for owner in missing

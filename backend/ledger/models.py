@@ -1,6 +1,8 @@
-"""Ledger tables. Postings are append-only; an account's balance is materialised and
-updated in the same transaction as its postings; the database refuses a negative
-balance on any account that is not a system source (CHECK constraint)."""
+"""Ledger tables. Postings and journal entries are append-only; an account's balance is
+materialised, and the database moves it when its postings are inserted (each posting's
+`balance_after` must continue it); an entry balances per unit (checked at commit); the
+database refuses a negative balance on any account that is not a system source (CHECK
+constraint). The triggers that enforce this live in migration `3c8d5e7a9b21`."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from sqlalchemy import (
     Index,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -37,6 +40,8 @@ class Account(db.Model):
     owner_id: Mapped[int] = mapped_column(BigId, default=0)
     may_go_negative: Mapped[bool] = mapped_column(Boolean, default=False)
     balance: Mapped[int] = mapped_column(Amount, default=0)
+    # Frozen (Art. 24): no posting may take value out of it; incoming value still lands.
+    frozen: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

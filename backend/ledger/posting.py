@@ -11,7 +11,14 @@ The rules, in order:
    The key is looked up again under the locks, so a racing duplicate sees the first
    entry;
 4. a leg that would take an owned account below zero refuses the whole entry before
-   anything is written (and the database's CHECK refuses it regardless).
+   anything is written (and the database's CHECK refuses it regardless);
+5. the postings carry the running balance (`balance_after`); the application never
+   writes `accounts.balance`: the database moves it when the postings are inserted, and
+   refuses postings that do not continue the account's balance, an entry that does not
+   balance per unit (at commit), and any change to a posting or an entry (see the
+   migration `3c8d5e7a9b21` for what PostgreSQL and SQLite each enforce). The session's
+   account objects are given the new balances as loaded values, so they stay true
+   without a reload.
 
 `post()` posts one entry; `post_many()` posts a list in one round of locks and bulk
 statements (accrual uses it: thousands of resident-days per chunk).
@@ -23,8 +30,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
+from sqlalchemy.orm.attributes import set_committed_value
 
-from backend.db import bulk_insert, bulk_update, db, in_values, utcnow
+from backend.db import bulk_insert, db, in_values, utcnow
 from backend.errors import Conflict
 from backend.ledger.accounts import SYSTEM_KINDS
 from backend.ledger.models import Account, JournalEntry, Posting
@@ -38,6 +46,17 @@ class InsufficientBalance(Conflict):
         self.account_id = account.id
         self.account_kind = account.kind
         self.needed = needed
+
+
+class AccountFrozen(Conflict):
+    """Value may not leave a frozen account (Art. 24); it may still come in."""
+
+    code, title = "account_frozen", "The account is frozen"
+
+    def __init__(self, account: Account):
+        super().__init__(f"account {account.id} ({account.kind}) is frozen: nothing may leave it")
+        self.account_id = account.id
+        self.account_kind = account.kind
 
 
 class UnbalancedEntry(ValueError):
@@ -136,6 +155,8 @@ def post(
         return existing, False
     for account_id, delta in deltas.items():
         account = locked[account_id]
+        if delta < 0 and account.frozen:
+            raise AccountFrozen(account)
         if account.balance + delta < 0 and not account.may_go_negative:
             raise InsufficientBalance(account, -(account.balance + delta))
 
@@ -151,22 +172,29 @@ def post(
     )
     db.session.add(entry)
     db.session.flush()
-    postings = []
+    postings, after = [], {}
     for account_id in sorted(deltas):
-        account = locked[account_id]
-        account.balance = account.balance + deltas[account_id]
+        after[account_id] = locked[account_id].balance + deltas[account_id]
         postings.append(
             Posting(
                 entry_id=entry.id,
                 account_id=account_id,
                 amount=deltas[account_id],
-                balance_after=account.balance,
+                balance_after=after[account_id],
                 created_at=now,
             )
         )
     db.session.add_all(postings)
     db.session.flush()
+    _loaded_balances(locked, after)
     return entry, True
+
+
+def _loaded_balances(locked: dict[int, Account], balances: dict[int, int]) -> None:
+    """The balances the database has just set (its trigger refuses any other outcome),
+    given to the session's objects as loaded values: no UPDATE, no reload."""
+    for account_id, balance in balances.items():
+        set_committed_value(locked[account_id], "balance", balance)
 
 
 def post_many(requests: list[EntryRequest]) -> dict[str, int]:
@@ -192,6 +220,8 @@ def post_many(requests: list[EntryRequest]) -> dict[str, int]:
         for account_id in sorted(r.deltas):
             new = balances[account_id] + r.deltas[account_id]
             account = locked[account_id]
+            if r.deltas[account_id] < 0 and account.frozen:
+                raise AccountFrozen(account)
             if new < 0 and not account.may_go_negative:
                 raise InsufficientBalance(account, -new)
             balances[account_id] = new
@@ -226,12 +256,5 @@ def post_many(requests: list[EntryRequest]) -> dict[str, int]:
                 }
             )
     bulk_insert(Posting, postings)
-    changed = [
-        {"id": i, "balance": balances[i]}
-        for i in sorted(balances)
-        if balances[i] != locked[i].balance
-    ]
-    bulk_update(Account, "id", changed)
-    for c in changed:  # keep the session's objects true
-        db.session.expire(locked[c["id"]], ["balance"])
+    _loaded_balances(locked, {i: b for i, b in balances.items() if b != locked[i].balance})
     return done

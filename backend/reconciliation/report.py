@@ -14,8 +14,9 @@ Checks (each lists its offenders, at most `limit` of them):
 - `order_offenders`: each order has exactly one hold; a pending one nothing else; a
   fulfilled one exactly one redemption and no refund; a cancelled or expired one
   exactly one refund and no redemption; only fulfilled orders are in a batch;
-- `settlement_offenders`: each batch holds exactly the orders and points it records; a
-  settled batch has exactly one settlement entry, any other none (settled at most once);
+- `settlement_offenders`: each batch holds exactly the orders and points it records (a
+  batch cancelled by a freeze holds none: its orders were released); a settled batch
+  has exactly one settlement entry, any other none (settled at most once);
 - the registry's serial blocks: `block_mismatches` (the blocks in each organisation
   account and in the registry's retired and cancelled sinks add up to its balance) and
   `block_state_offenders` (held blocks in reductions accounts, reserved in reserved
@@ -153,8 +154,9 @@ _SETTLEMENTS = text(
     FROM settlement_batches b
     LEFT JOIN o ON o.settlement_id = b.id
     LEFT JOIN e ON e.ref_id = CAST(b.id AS VARCHAR(64))
-    WHERE b.orders <> COALESCE(o.n, 0)
-       OR b.points <> COALESCE(o.pts, 0)
+    WHERE (b.status <> 'cancelled' AND b.orders <> COALESCE(o.n, 0))
+       OR (b.status <> 'cancelled' AND b.points <> COALESCE(o.pts, 0))
+       OR (b.status = 'cancelled' AND COALESCE(o.n, 0) <> 0)
        OR (b.status = 'settled' AND COALESCE(e.n, 0) <> 1)
        OR (b.status <> 'settled' AND COALESCE(e.n, 0) <> 0)
     ORDER BY b.id

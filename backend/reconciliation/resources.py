@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from backend.auth.guards import BEARER, require
+from backend.auth.roles import AUDITOR, FINANCE
 from backend.http import Blueprint, PageArgs, page_schema
 from backend.reconciliation import report
 from backend.reconciliation import schemas as s
@@ -21,7 +22,7 @@ StoredReportPage = page_schema(s.StoredReportOut, "StoredReportPage")
 
 @blp.route("/reconciliation", methods=["GET"])
 @blp.doc(security=BEARER)
-@require("staff")
+@require("staff", roles=(FINANCE, AUDITOR))
 @blp.response(200, s.ReconciliationOut)
 def reconcile():
     """The reconciliation report, computed now from one snapshot."""
@@ -30,7 +31,7 @@ def reconcile():
 
 @blp.route("/reconciliation/reports", methods=["GET"])
 @blp.doc(security=BEARER)
-@require("staff")
+@require("staff", roles=(FINANCE, AUDITOR))
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, StoredReportPage)
 @blp.cursor_page(ReconciliationReport.id)
@@ -41,7 +42,7 @@ def list_reports(args):
 
 @blp.route("/reconciliation/reports/<int:report_id>", methods=["GET"])
 @blp.doc(security=BEARER)
-@require("staff")
+@require("staff", roles=(FINANCE, AUDITOR))
 @blp.response(200, s.StoredReportFullOut)
 @blp.alt_response(404, description="report_not_found")
 def get_report(report_id):

@@ -161,6 +161,12 @@ def of_organization(org_id: int, status: str | None = None) -> Select:
     return stmt.where(Transfer.status == status) if status else stmt
 
 
+def pending_of_seller(org_id: int) -> Select:
+    return select(Transfer).where(
+        Transfer.seller_id == org_id, Transfer.status.in_(("proposed", "accepted"))
+    )
+
+
 def staff_query(status: str | None = None) -> Select:
     stmt = select(Transfer)
     return stmt.where(Transfer.status == status) if status else stmt

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 import scenarios_adapters
 from backend.applications import on_file
+from backend.audit import log as audit
 from backend.db import db, nul_fields
 from backend.errors import Conflict, Invalid
 from backend.ledger import AccountKind, account_for, lock
@@ -59,7 +60,9 @@ def load(document: dict) -> dict:
     if "conversion" in doc:
         _load_conversion(doc["conversion"]["points_per_kg"], result["conversion"])
     db.session.flush()
-    return {k: dict(v) for k, v in result.items()}
+    counts = {k: dict(v) for k, v in result.items()}
+    audit.record("catalogue.import", "catalogue", "default", after=counts)
+    return counts
 
 
 def _check_windows(scenarios: list[dict]) -> None:

@@ -26,6 +26,8 @@ class Organization(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(20))  # operator | merchant | project_owner | other
     credit_code: Mapped[str] = mapped_column(String(18), unique=True)
+    # active | frozen (Art. 24: its users and clients lose access, outgoing moves stop)
+    status: Mapped[str] = mapped_column(String(12), default="active", server_default="active")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

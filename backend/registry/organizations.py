@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from backend.audit import log as audit
 from backend.db import db
 from backend.errors import Conflict, Invalid, NotFound
 from backend.registry.models import Organization
@@ -17,6 +18,12 @@ def register(name: str, kind: str, credit_code: str) -> Organization:
     org = Organization(name=name, kind=kind, credit_code=credit_code)
     db.session.add(org)
     db.session.flush()
+    audit.record(
+        "organization.create",
+        "organization",
+        org.id,
+        after={"name": name, "kind": kind, "credit_code": credit_code},
+    )
     return org
 
 

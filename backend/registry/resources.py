@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import request
 
 from backend.auth.guards import BEARER, require
-from backend.auth.roles import AUDITOR, REVIEWER
+from backend.auth.roles import ADMIN, AUDITOR, REVIEWER
 from backend.auth.schemas import IdOut
 from backend.errors import Invalid
 from backend.http import Blueprint, PageArgs, page_schema
@@ -40,7 +40,7 @@ ProjectPage = page_schema(reg.ProjectOut, "ProjectPage")
 
 @staff.route("/organizations", methods=["POST"])
 @staff.doc(security=BEARER)
-@require("staff")
+@require("staff", roles=(ADMIN,))
 @staff.arguments(reg.OrganizationIn)
 @staff.response(201, IdOut)
 @staff.alt_response(409, description="credit_code_taken")
@@ -51,7 +51,7 @@ def create_organization(body):
 
 @staff.route("/organizations", methods=["GET"])
 @staff.doc(security=BEARER)
-@require("staff")
+@require("staff", roles=(ADMIN, AUDITOR))
 @staff.arguments(reg.OrganizationQuery, location="query")
 @staff.response(200, OrganizationPage)
 @staff.cursor_page(Organization.id)
@@ -66,7 +66,7 @@ def list_organizations(args):
     # Parsed by hand (the loader validates), documented all the same.
     requestBody={"required": True, "content": {"application/json": {"schema": reg.CatalogueIn}}},
 )
-@require("staff")
+@require("staff", roles=(ADMIN,))
 @staff.response(200, reg.CatalogueResult)
 @staff.alt_response(409, description="methodology_version_immutable")
 def import_catalogue():

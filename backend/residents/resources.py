@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from backend.auth import revocation
 from backend.auth.guards import BEARER, current_principal, require
 from backend.http import Blueprint, page_schema
 from backend.ledger import Posting
@@ -46,3 +47,13 @@ def patch_me(body):
 def ledger(args):
     """Postings on the resident's reductions (`g`) or points (`pt`), newest first."""
     return statement.postings(_me(), args["unit"])
+
+
+@blp.route("/sign-out", methods=["POST"])
+@blp.doc(security=BEARER)
+@require("resident")
+@blp.response(204)
+def sign_out():
+    """Sign out everywhere: every refresh token and every access token of the resident
+    stops working now (this one too)."""
+    revocation.sign_out_everywhere(_me())

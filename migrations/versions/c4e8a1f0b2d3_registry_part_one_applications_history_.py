@@ -1,7 +1,7 @@
 """registry part one: applications, history, expert opinions, objections, projects, asset claims
 
 Revision ID: c4e8a1f0b2d3
-Revises: 2e7146f4096c
+Revises: c4a8e1f20b37
 Create Date: 2026-12-01 12:33:37.727075
 
 """
@@ -13,7 +13,7 @@ import backend.db
 
 # revision identifiers, used by Alembic.
 revision = 'c4e8a1f0b2d3'
-down_revision = "2e7146f4096c"
+down_revision = "c4a8e1f20b37"
 branch_labels = None
 depends_on = None
 
