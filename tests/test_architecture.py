@@ -170,4 +170,5 @@ REQUEST_LAYER = {
     "backend.request_log",
     "backend.health",
     "backend.extensions",
+    "backend.hardening",
 }

@@ -30,6 +30,7 @@ import chinese_calendar
 from chinese_calendar import constants as package_data
 from sqlalchemy import select
 
+from backend.audit import log as audit
 from backend.db import db, dialect_insert, utcnow
 from backend.errors import Conflict, Invalid, NotFound
 from backend.workdays.models import CalendarYear
@@ -263,9 +264,24 @@ def enter_year(
         .returning(CalendarYear.id)
     ).scalar()
     if inserted is not None:
+        audit.record("calendar_year.enter", "calendar_year", year, after=_public(values))
         return db.session.get(CalendarYear, inserted), True
     row = db.session.scalar(select(CalendarYear).where(CalendarYear.year == year).with_for_update())
+    before = _public(
+        {
+            "holidays": row.holidays,
+            "makeup_workdays": row.makeup_workdays,
+            "notice_title": row.notice_title,
+        }
+    )
     for name, value in values.items():
         setattr(row, name, value)
     db.session.flush()
+    audit.record(
+        "calendar_year.replace", "calendar_year", year, before=before, after=_public(values)
+    )
     return row, False
+
+
+def _public(values: dict) -> dict:
+    return {k: values[k] for k in ("holidays", "makeup_workdays", "notice_title")}

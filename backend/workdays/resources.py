@@ -4,6 +4,7 @@ Council's holiday notices, and what the chinesecalendar package covers."""
 from __future__ import annotations
 
 from backend.auth.guards import BEARER, current_principal, require
+from backend.auth.roles import ADMIN, ANY_STAFF, REVIEWER
 from backend.http import Blueprint
 from backend.workdays import calendar
 from backend.workdays import schemas as s
@@ -17,10 +18,9 @@ staff = Blueprint(
 blueprints = [staff]
 
 
-# roles: reviewer, admin (the staff roles model lands from another branch)
 @staff.route("/calendar/<int:year>", methods=["POST"])
 @staff.doc(security=BEARER)
-@require("staff")
+@require("staff", roles=(REVIEWER, ADMIN))
 @staff.arguments(s.CalendarYearIn)
 @staff.response(201, s.CalendarYearOut, description="The year, newly entered")
 @staff.alt_response(200, schema=s.CalendarYearOut, description="The year, replaced")
@@ -31,20 +31,18 @@ def enter_year(body, year):
     return row, 201 if created else 200
 
 
-# roles: reviewer, admin
 @staff.route("/calendar", methods=["GET"])
 @staff.doc(security=BEARER)
-@require("staff")
+@require("staff", roles=ANY_STAFF)
 @staff.response(200, s.CalendarOverviewOut)
 def overview():
     """The years staff entered, and the years the chinesecalendar package covers."""
     return calendar.overview()
 
 
-# roles: reviewer, admin
 @staff.route("/calendar/<int:year>", methods=["GET"])
 @staff.doc(security=BEARER)
-@require("staff")
+@require("staff", roles=ANY_STAFF)
 @staff.response(200, s.YearScheduleOut)
 @staff.alt_response(404, description="calendar_unknown")
 def year_schedule(year):
