@@ -500,3 +500,39 @@ def test_a_retirement_certificate_anyone_can_verify(app, client, registry):
     issued = client.get(f"{API}/public/registry/issuances").get_json()["items"][0]
     assert client.get(f"{API}/public/certificates/{issued['certificateNumber']}").status_code == 200
     assert_reconciled(app)
+
+
+def test_freezing_an_owner_returns_its_reserved_grams_and_stops_its_moves(app, client, registry):
+    owner = registry["owner"]
+    buyer = organization(client, registry["admin"], "other")
+    seller = organization(client, registry["admin"], "other")
+    r = client.post(
+        f"{API}/org/transfers",
+        json={"to_credit_code": _org_code(client, registry["admin"], buyer), "amount_g": T},
+        headers=owner["headers"],
+    )
+    tid = r.get_json()["id"]
+    use = _use(
+        client, owner, {"purpose": "retirement", "amount_g": T, "beneficiary": "b", "reason": "r"}
+    )
+    # a transfer TO the owner, accepted before the freeze, still lands afterwards
+    r = client.post(
+        f"{API}/org/transfers",
+        json={"to_credit_code": _org_code(client, registry["admin"], owner), "amount_g": 5},
+        headers=seller["headers"],
+    )
+    assert r.status_code == 409  # the seller has nothing: refused, nothing reserved
+    r = client.post(
+        f"{API}/admin/organizations/{owner['id']}/freeze",
+        json={"reason": "虚报减排量"},
+        headers=registry["admin"],
+    )
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["transfers_cancelled"] == [tid]
+    assert r.get_json()["uses_rejected"] == [use["id"]]
+    # its logins are out at once
+    r = client.get(f"{API}/org/balance", headers=owner["headers"])
+    assert r.status_code == 403 and r.get_json()["code"] == "organization_frozen"
+    public = client.get(f"{API}/public/sanctions").get_json()["items"]
+    assert [s["reason"] for s in public] == ["虚报减排量"]
+    assert_reconciled(app)
