@@ -2,32 +2,9 @@
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
 from flask import Flask, Response
-from flask.json.provider import DefaultJSONProvider
 
 from config import settings as settings_module
-
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-class JsonProvider(DefaultJSONProvider):
-    """JSON as UTF-8 text: Chinese is sent as itself, not as `\\uXXXX` escapes; keys
-    in the order the schemas give them. A lone surrogate (which UTF-8 cannot carry; a
-    client may send one as `\\ud800` and have it echoed) stays a `\\uXXXX` escape."""
-
-    ensure_ascii = False
-    sort_keys = False
-
-    def dumps(self, obj: Any, **kwargs: Any) -> str:
-        text = super().dumps(obj, **kwargs)
-        if _LONE_SURROGATE.search(text):
-            # Only inside string literals (JSON has no other place for one), so escaping
-            # it gives exactly what ensure_ascii would have.
-            text = _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-        return text
 
 
 def _no_body_on_204(response: Response) -> Response:
@@ -44,7 +21,6 @@ def create_app(profile: str | None = None, overrides: dict | None = None) -> Fla
     settings = settings_module.load(profile)
     app = Flask(__name__, instance_path=str(settings_module.INSTANCE))
     app.config.update(settings.as_flask_config())
-    app.json = JsonProvider(app)
     if overrides:
         app.config.update(overrides)
         if "DATABASE_URL" in overrides:

@@ -56,11 +56,28 @@ def loads(text: str | bytes) -> Any:
     return value
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 class JSONProvider(DefaultJSONProvider):
+    """JSON in: depth-limited (`loads`). JSON out as UTF-8 text: Chinese is sent as
+    itself, not as `\\uXXXX` escapes; keys in the order the schemas give them. A lone
+    surrogate (which UTF-8 cannot carry; a client may send one as `\\ud800` and have it
+    echoed) stays a `\\uXXXX` escape."""
+
+    ensure_ascii = False
     sort_keys = False
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         return loads(s)
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        text = super().dumps(obj, **kwargs)
+        if _LONE_SURROGATE.search(text):
+            # Only inside string literals (JSON has no other place for one), so escaping
+            # it gives exactly what ensure_ascii would have.
+            text = _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+        return text
 
 
 def is_json(mimetype: str | None) -> bool:

@@ -147,9 +147,11 @@ def test_every_answer_says_nosniff_with_a_restrictive_csp(app, client):
     for r in answers:
         assert r.headers["X-Content-Type-Options"] == "nosniff", r.request.path
         assert r.headers["Content-Security-Policy"] == API_CSP, r.request.path
-    docs = client.get("/api/docs")
+    docs = client.get("/api/docs")  # an HTML page: its own CSP, still this site's only
     assert docs.headers["X-Content-Type-Options"] == "nosniff"
-    assert "default-src 'none'" in docs.headers["Content-Security-Policy"]
+    csp = docs.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "http" not in csp  # nothing from another site (no CDN)
     assert "frame-ancestors 'none'" in docs.headers["Content-Security-Policy"]
 
 

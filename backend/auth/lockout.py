@@ -12,13 +12,29 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import time
+from collections.abc import Callable
+
+from limits.storage import MemoryStorage
 
 from backend.errors import ApiError
 from backend.extensions import limiter
 from backend.runtime import setting
 
 FAIL_WINDOW = 24 * 3600
+log = logging.getLogger("backend.auth.lockout")
+# While the shared storage (Redis) does not answer, each process counts on its own, as
+# the rate limiter itself falls back to memory: logins keep working, lockouts per process.
+_FALLBACK = MemoryStorage()
+
+
+def _storage(op: Callable):
+    try:
+        return op(limiter.storage)
+    except Exception as exc:  # noqa: BLE001 - any storage failure: count in memory
+        log.warning("lockout storage unavailable (%s); counting in this process", exc)
+        return op(_FALLBACK)
 
 
 class LoginLocked(ApiError):
@@ -53,7 +69,7 @@ def check(login_name: str) -> None:
     if not _on():
         return
     _, until_key = _keys(login_name)
-    left = limiter.storage.get(until_key) - now()
+    left = _storage(lambda st: st.get(until_key)) - now()
     if left > 0:
         raise LoginLocked(
             f"Too many failed logins; try again in {left} seconds.",
@@ -66,7 +82,7 @@ def failed(login_name: str) -> None:
     if not _on():
         return
     fails_key, until_key = _keys(login_name)
-    fails = limiter.storage.incr(fails_key, FAIL_WINDOW)
+    fails = _storage(lambda st: st.incr(fails_key, FAIL_WINDOW))
     after = setting("LOGIN_LOCKOUT_AFTER")
     if fails < after:
         return
@@ -74,12 +90,17 @@ def failed(login_name: str) -> None:
         setting("LOGIN_LOCKOUT_MAX_SECONDS"),
         setting("LOGIN_LOCKOUT_SECONDS") * 2 ** min(fails - after, 30),
     )
-    limiter.storage.clear(until_key)
-    limiter.storage.incr(until_key, seconds + 60, amount=now() + seconds)
+    until = now() + seconds
+
+    def lock(st) -> None:
+        st.clear(until_key)
+        st.incr(until_key, seconds + 60, amount=until)
+
+    _storage(lock)
 
 
 def succeeded(login_name: str) -> None:
     if not _on():
         return
     for key in _keys(login_name):
-        limiter.storage.clear(key)
+        _storage(lambda st, key=key: st.clear(key))

@@ -2,7 +2,7 @@
 postings and entries, balances that change only with their postings
 
 Revision ID: 3c8d5e7a9b21
-Revises: 2e7146f4096c
+Revises: c4a8e1f20b37
 Create Date: 2026-11-25 09:00:00
 
 PostgreSQL (everything enforced by the engine, whoever writes):
@@ -62,7 +62,7 @@ SQLite (FOR EACH ROW triggers only: no statement-level, no deferred ones):
 from alembic import op
 
 revision = "3c8d5e7a9b21"
-down_revision = "2e7146f4096c"
+down_revision = "c4a8e1f20b37"
 branch_labels = None
 depends_on = None
 

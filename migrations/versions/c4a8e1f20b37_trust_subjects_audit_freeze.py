@@ -1,7 +1,7 @@
 """trust: token generations, frozen subjects and accounts, the audit log, sanctions
 
 Revision ID: c4a8e1f20b37
-Revises: 3c8d5e7a9b21
+Revises: 2e7146f4096c
 Create Date: 2026-12-01 12:00:00
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 import backend.db
 
 revision = "c4a8e1f20b37"
-down_revision = "3c8d5e7a9b21"
+down_revision = "2e7146f4096c"
 branch_labels = None
 depends_on = None
 
