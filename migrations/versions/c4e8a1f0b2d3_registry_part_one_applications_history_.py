@@ -1,7 +1,7 @@
 """registry part one: applications, history, expert opinions, objections, projects, asset claims
 
 Revision ID: c4e8a1f0b2d3
-Revises: c4a8e1f20b37
+Revises: 3c8d5e7a9b21
 Create Date: 2026-12-01 12:33:37.727075
 
 """
@@ -13,7 +13,7 @@ import backend.db
 
 # revision identifiers, used by Alembic.
 revision = 'c4e8a1f0b2d3'
-down_revision = "c4a8e1f20b37"
+down_revision = "3c8d5e7a9b21"
 branch_labels = None
 depends_on = None
 
