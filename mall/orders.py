@@ -17,7 +17,7 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import selectinload
 
 from backend.db import db, utcnow
-from backend.errors import Conflict, NotFound
+from backend.errors import Conflict, NotFound, integer
 from backend.ledger import Account, AccountKind, InsufficientBalance, account_for
 from backend.registry.models import Organization
 from backend.runtime import setting
@@ -32,6 +32,7 @@ LIVE = ("pending", "fulfilled")  # orders that count against a per-resident limi
 
 class InsufficientPoints(Conflict):
     code, title = "insufficient_points", "Not enough points"
+    extras = {"points_price": integer("The item's price in points.", 300)}
 
 
 class OutOfStock(Conflict):
@@ -40,6 +41,7 @@ class OutOfStock(Conflict):
 
 class LimitReached(Conflict):
     code, title = "limit_reached", "Per-resident limit reached"
+    extras = {"per_resident_limit": integer("How many of the item one resident may hold.", 2)}
 
 
 class ItemInactive(Conflict):
@@ -70,13 +72,17 @@ class OrderExpired(Conflict):
     code, title = "order_expired", "The order has expired"
 
 
+class NotPending(Conflict):
+    code, title = "not_pending", "The order is not pending"
+
+
 def state_conflict(status: str) -> Conflict:
     """The error for acting on an order that is no longer pending."""
     return {
         "fulfilled": AlreadyRedeemed("The order was redeemed already."),
         "cancelled": OrderCancelled("The order was cancelled."),
         "expired": OrderExpired("The order has expired."),
-    }.get(status, Conflict(f"The order is {status}.", code="not_pending"))
+    }.get(status, NotPending(f"The order is {status}."))
 
 
 def place(user_id: int, item_id: int, *, actor: str, now: datetime | None = None) -> Order:
