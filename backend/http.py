@@ -46,11 +46,13 @@ from copy import deepcopy
 from datetime import UTC, timedelta, timezone
 
 import marshmallow as ma
+from flask import request
 from flask_smorest import Api as _Api
 from flask_smorest import Blueprint as _Blueprint
 from marshmallow.utils import missing
 from sqlalchemy import Select
 from webargs.flaskparser import FlaskParser, is_json_request
+from werkzeug.exceptions import NotFound as NotFoundError
 from werkzeug.routing import IntegerConverter, UnicodeConverter, ValidationError
 
 from backend import apidoc
@@ -168,6 +170,12 @@ class Api(_Api):
         self.spec.to_dict = completed
 
     def handle_http_exception(self, error):
+        # An id beyond MAX_ID matches no route, but werkzeug answers 405 when the path
+        # has routes for other methods (it checks the method before the converter).
+        if error.code == 405 and any(
+            part.isdigit() and int(part) > MAX_ID for part in request.path.split("/")
+        ):
+            error = NotFoundError()
         return from_http_exception(error)
 
 

@@ -111,6 +111,7 @@ def get_order(order_id):
 @mall.response(200, s.OrderOut)
 @mall.problems(409, "already_redeemed", "order_cancelled", "order_expired")
 @mall.problems(404, "order_not_found")
+@mall.problems(409, "not_pending", "account_frozen")
 def cancel_order(order_id):
     """Cancel a pending order: the points and the unit of stock come back."""
     return orders.cancel(_me(), order_id, actor=_actor())
@@ -188,6 +189,7 @@ def list_merchant_orders(args):
 @merchant.response(200, s.RedemptionOut)
 @merchant.problems(404, "code_not_found")
 @merchant.problems(409, "already_redeemed", "order_cancelled", "order_expired")
+@merchant.problems(409, "not_pending", "account_frozen")
 def redeem(body):
     """Redeem a code typed or scanned at the till: the order is fulfilled and its
     points move to the merchant."""
@@ -210,6 +212,7 @@ def balance():
 @idempotent
 @merchant.response(201, s.SettlementOut)
 @merchant.problems(409, "nothing_to_settle")
+@merchant.problems(409, "no_conversion_rule")
 def apply_settlement():
     """Apply to convert the points of every fulfilled, unsettled order back into
     reductions (send an `Idempotency-Key`)."""
@@ -263,6 +266,7 @@ def get_settlement(batch_id):
 @staff.response(202, s.SettlementOut)
 @staff.problems(409, "already_approved")
 @staff.problems(404, "settlement_not_found")
+@staff.problems(409, "settlement_cancelled")
 def approve_settlement(batch_id):
     """Approve a pending batch (staff with the `finance` role); a job posts
     it and it ends `settled`. Approving it again moves nothing (409 already_approved)."""

@@ -49,6 +49,7 @@ ActivityPage = page_schema(s.ActivityOut, "ActivityPage")
 @require("operator")
 @operator.arguments(s.BindTokenIn)
 @operator.response(201, s.BindTokenOut)
+@operator.problems(409, "scenario_not_registered")
 def create_bind_token(body):
     """A one-time token the resident redeems in the app to link this user reference."""
     token, expires_at = bind_tokens.issue(current_principal().scenario_id, body["user_ref"])
@@ -98,6 +99,7 @@ def _records() -> list:
 @operator.response(200, s.BatchOut)
 @operator.alt_response(202, schema=s.BatchAccepted, description="Queued (Prefer: respond-async)")
 @operator.problems(413, "too_many_records")
+@operator.problems(409, "scenario_not_registered")
 def upload():
     """Upload up to 10,000 activity records; each gets a result."""
     p = current_principal()
@@ -112,6 +114,7 @@ def upload():
 @operator.route("/scenario", methods=["GET"])
 @require("operator")
 @operator.response(200, s.OperatorScenarioOut)
+@operator.problems(404, "scenario_not_found")
 def get_scenario():
     """The caller's scenario: window, daily cap, activity types, methodology version, and
     the record schema of each activity type (with the limits of that version)."""
@@ -121,6 +124,7 @@ def get_scenario():
 @operator.route("/batches/<string:batch_id>", methods=["GET"])
 @require("operator")
 @operator.response(200, s.BatchOut)
+@operator.problems(404, "batch_not_found")
 def get_batch(batch_id):
     """A batch's status and results (only the client that uploaded it sees it)."""
     return ingest.get_own_batch(str(current_principal().id), batch_id)
@@ -135,6 +139,7 @@ def _me() -> int:
 @me.arguments(s.ConsentIn)
 @me.response(201, s.ConsentOut)
 @me.problems(404, "bad_bind_token")
+@me.problems(409, "user_ref_bound", "scenario_not_registered")
 def create_consent(body):
     """Consent to an operator's reporting, by redeeming its one-time bind token."""
     return consent.grant(_me(), body["bind_token"])

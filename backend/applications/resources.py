@@ -58,6 +58,8 @@ def _actor() -> str:
 @org.arguments(s.ApplicationIn)
 @org.response(201, s.CreatedOut)
 @org.problems(409, "code_taken", "asset_already_registered", "application_pending")
+@org.problems(404, "methodology_not_found", "subject_not_found", "organization_not_found")
+@org.problems(409, "methodology_retired", "issuance_period_overlap")
 def submit(body):
     """Apply: a methodology, a revision, a scenario, a project, a deregistration or an
     issuance, with that type's fields."""
@@ -87,6 +89,7 @@ def get_own(application_id):
 @require("org")
 @org.response(200, s.ApplicationOut)
 @org.problems(409, "step_not_allowed")
+@org.problems(404, "application_not_found")
 def withdraw(application_id):
     """Withdraw an application that is not decided yet."""
     return submission.withdraw(_org(), application_id, actor=_actor())
@@ -119,6 +122,7 @@ def get_application(application_id):
 @staff.arguments(s.PreReviewIn)
 @staff.response(200, s.StaffApplicationOut)
 @staff.problems(409, "step_not_allowed")
+@staff.problems(404, "application_not_found")
 def pre_review(body, application_id):
     """Accept the application for review, or return it with reasons (that ends it)."""
     return review.pre_review(application_id, body["decision"], body["reasons"], actor=_actor())
@@ -129,6 +133,7 @@ def pre_review(body, application_id):
 @staff.arguments(s.OpinionIn)
 @staff.response(201, s.OpinionOut)
 @staff.problems(409, "step_not_allowed", "opinion_exists")
+@staff.problems(404, "application_not_found")
 def give_opinion(body, application_id):
     """An expert's opinion: approve, reject or revise, with the text."""
     p = current_principal()
@@ -141,6 +146,7 @@ def give_opinion(body, application_id):
 @require("staff", roles=(REVIEWER,))
 @staff.response(200, s.NoticeDatesOut)
 @staff.problems(409, "step_not_allowed", "expert_quorum", "calendar_unknown")
+@staff.problems(404, "application_not_found")
 def start_notice(application_id):
     """Publish the public notice: at least 5 Chinese working days, ending at 24:00
     Asia/Shanghai."""
@@ -156,6 +162,9 @@ def start_notice(application_id):
 @staff.arguments(s.DecisionIn)
 @staff.response(200, s.StaffApplicationOut)
 @staff.problems(409, "step_not_allowed", "notice_running", "objection_open")
+@staff.problems(404, "application_not_found")
+@staff.problems(409, "asset_already_registered", "not_registered", "account_frozen")
+@staff.problems(503, "signing_key_retired")
 def decide(body, application_id):
     """Approve (publishes) or reject, with reasons."""
     return review.decide(application_id, body["decision"], body["reasons"], actor=_actor())
@@ -176,6 +185,8 @@ def list_objections(args):
 @staff.arguments(s.ResolveIn)
 @staff.response(200, s.ObjectionOut)
 @staff.problems(409, "objection_resolved")
+@staff.problems(404, "objection_not_found")
+@staff.problems(409, "step_not_allowed")
 def resolve_objection(body, objection_id):
     """Uphold (the application is rejected) or dismiss an objection; the outcome is public."""
     return notices.resolve(objection_id, body["outcome"], body["text"], actor=_actor())
@@ -186,6 +197,7 @@ def resolve_objection(body, objection_id):
 @staff.arguments(s.StaffDeregistrationIn)
 @staff.response(200, s.DeregisteredOut)
 @staff.problems(409, "not_registered")
+@staff.problems(404, "subject_not_found")
 def deregister(body):
     """Deregister a scenario or project on the centre's own finding (Art. 14)."""
     subject = deregistration.deregister(
@@ -199,6 +211,7 @@ def deregister(body):
 @staff.arguments(s.RetireIn)
 @staff.response(200, reg.MethodologyOut)
 @staff.problems(409, "already_retired")
+@staff.problems(404, "methodology_not_found")
 def retire_methodology(body, code, version):
     """Retire a methodology version with public reasons (Art. 10)."""
     return methodologies.retire(code, version, body["reasons"])
@@ -229,6 +242,7 @@ def get_notice(application_id):
 @public.arguments(s.ObjectionIn)
 @public.response(201, s.ObjectionRefOut)
 @public.problems(409, "notice_closed")
+@public.problems(404, "notice_not_found")
 def object_to(body, application_id):
     """Object to a running notice (no account needed; the contact is never published)."""
     return notices.file(application_id, body["text"], body["contact"])

@@ -72,6 +72,7 @@ def login(body):
 @blp.arguments(schemas.RefreshIn)
 @blp.response(200, schemas.TokenPairOut)
 @blp.problems(401, "bad_refresh_token", "refresh_token_reused")
+@blp.problems(403, "account_frozen", "organization_frozen")
 def refresh(body):
     """Trade a refresh token for a new pair; the old one is spent."""
     return sessions.refresh(body["refresh_token"])
@@ -91,6 +92,7 @@ def logout(body):
 @blp.arguments(schemas.ClientCredentialsIn)
 @blp.response(200, schemas.AccessTokenOut)
 @blp.problems(401, "bad_credentials")
+@blp.problems(403, "organization_frozen")
 def client_token(body):
     """Operator machine clients: client credentials for an access token."""
     return clients.client_token(body["client_id"], body["client_secret"])
@@ -112,6 +114,7 @@ def create_operator_client(body):
 @staff.arguments(schemas.MerchantUserIn)
 @staff.response(201, schemas.IdOut)
 @staff.problems(409, "login_taken")
+@staff.problems(404, "organization_not_found")
 def create_merchant_user(body):
     """A login for a merchant's staff, bound to that merchant."""
     return {"id": users.create_merchant_user(**body)}
@@ -122,6 +125,7 @@ def create_merchant_user(body):
 @staff.arguments(schemas.MerchantUserIn)
 @staff.response(201, schemas.IdOut)
 @staff.problems(409, "login_taken")
+@staff.problems(404, "organization_not_found")
 def create_org_user(body):
     """A login for an organisation's staff (of a merchant: also its till login)."""
     return {"id": users.create_org_user(**body)}

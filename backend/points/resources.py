@@ -19,7 +19,8 @@ blueprints = [blp]
 @idempotent
 @blp.arguments(s.ConversionIn)
 @blp.response(201, s.ConversionOut)
-@blp.problems(409, "insufficient_reductions")
+@blp.problems(409, "insufficient_reductions", "no_conversion_rule", "account_frozen")
+@blp.problems(422, "below_one_point")
 def conversion(body):
     """Convert reductions to points at the platform rate (send an Idempotency-Key)."""
     p = current_principal()

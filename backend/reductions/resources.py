@@ -59,6 +59,7 @@ def balance():
 @org.arguments(s.TransferIn)
 @org.response(201, s.TransferOut)
 @org.problems(409, "insufficient_reductions", "account_frozen")
+@org.problems(404, "organization_not_found")
 def propose_transfer(body):
     """Propose an agreement transfer to the buyer's credit code; the grams are reserved."""
     return transfers.propose(
@@ -89,6 +90,8 @@ def get_transfer(transfer_id):
 @require("org")
 @org.response(200, s.TransferOut)
 @org.problems(409, "transfer_state")
+@org.problems(404, "transfer_not_found")
+@org.problems(409, "account_frozen")
 def accept_transfer(transfer_id):
     """The buyer accepts a proposed transfer."""
     return transfers.accept(_org(), transfer_id, actor=_actor())
@@ -98,6 +101,7 @@ def accept_transfer(transfer_id):
 @require("org")
 @org.response(200, s.TransferOut)
 @org.problems(409, "transfer_state")
+@org.problems(404, "transfer_not_found")
 def cancel_transfer(transfer_id):
     """Either side cancels before execution; the seller's grams come back."""
     return transfers.cancel(_org(), transfer_id, actor=_actor())
@@ -110,6 +114,7 @@ def cancel_transfer(transfer_id):
 @org.response(201, s.UseOut)
 @org.problems(409, "insufficient_reductions", "account_frozen")
 @org.problems(422, "offset_exceeds_emissions")
+@org.problems(404, "organization_not_found")
 def request_use(body):
     """Retire, offset, cancel or donate reductions; the grams are reserved until finance
     approves (a certificate is issued) or rejects."""
@@ -150,6 +155,8 @@ def staff_transfers(args):
 @idempotent
 @staff.response(200, s.TransferOut)
 @staff.problems(409, "transfer_state")
+@staff.problems(404, "transfer_not_found")
+@staff.problems(409, "account_frozen")
 def execute_transfer(transfer_id):
     """Execute an accepted transfer: blocks and grams move to the buyer."""
     return transfers.execute(transfer_id, actor=_actor())
@@ -171,6 +178,9 @@ def staff_uses(args):
 @staff.arguments(s.ApproveUseIn)
 @staff.response(200, s.UseOut)
 @staff.problems(409, "use_decided")
+@staff.problems(404, "use_not_found")
+@staff.problems(409, "account_frozen")
+@staff.problems(503, "signing_key_retired")
 def approve_use(body, use_id):
     """Approve a use: the grams go to the sink (or the recipient) and a certificate is
     issued; `beneficiary_name` fixes the public spelling of a new beneficiary."""
@@ -182,6 +192,7 @@ def approve_use(body, use_id):
 @staff.arguments(s.RejectUseIn)
 @staff.response(200, s.UseOut)
 @staff.problems(409, "use_decided")
+@staff.problems(404, "use_not_found")
 def reject_use(body, use_id):
     """Reject a use: the reserved grams come back to the owner."""
     return uses.reject(use_id, body["reasons"], actor=_actor())
@@ -195,7 +206,7 @@ def _register_list(name: str, row: type, key) -> None:
     @public.response(200, page)
     @public.doc(
         responses={
-            "200": {
+            200: {
                 "content": {"text/csv": {"schema": {"type": "string"}}},
                 "description": f"The {name}: a JSON page, or with ?format=csv the whole list",
             }

@@ -66,6 +66,9 @@ def list_organizations(args):
 @require("staff", roles=(ADMIN,))
 @staff.response(200, reg.CatalogueResult)
 @staff.problems(409, "methodology_version_immutable")
+@staff.problems(
+    409, "scenario_operator", "rate_change_with_outstanding_points", "window_longer_than_retention"
+)
 def import_catalogue():
     """Load a catalogue document; loading the same one twice changes nothing."""
     document = request.get_json(silent=False)
