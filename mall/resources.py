@@ -30,7 +30,12 @@ OrderPage = page_schema(s.OrderOut, "OrderPage")
 MerchantOrderPage = page_schema(s.MerchantOrderOut, "MerchantOrderPage")
 SettlementPage = page_schema(s.SettlementOut, "SettlementPage")
 
-PNG = {200: {"description": "A PNG image", "content": {"image/png": {}}}}
+PNG = {
+    200: {
+        "description": "A PNG image",
+        "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
 
 
 def _me() -> int:

@@ -67,7 +67,12 @@ def get_certificate(number):
 
 @blp.route("/certificates/<string:number>.pdf", methods=["GET"])
 @blp.doc(
-    responses={"200": {"description": "The printable PDF", "content": {"application/pdf": {}}}}
+    responses={
+        200: {
+            "description": "The printable PDF",
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    }
 )
 @blp.problems(404, "certificate_not_found")
 def certificate_pdf(number):
