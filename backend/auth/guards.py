@@ -86,9 +86,12 @@ def _not_for(kind: str, kinds: tuple[str, ...], roles: tuple[str, ...]) -> NotFo
 
 
 def _role_needed(held: tuple[str, ...], kinds, roles: tuple[str, ...]) -> NotForCaller:
-    need = roles[0] if len(roles) == 1 else "one of " + ", ".join(roles)
+    if len(roles) == 1:
+        need = f"the staff role {roles[0]}"
+    else:
+        need = "one of the staff roles " + ", ".join(roles)
     return NotForCaller(
-        f"This route needs the staff role {need}; this login holds {', '.join(held) or 'no role'}.",
+        f"This route needs {need}; this login holds {', '.join(held) or 'no role'}.",
         extra={"callers": list(kinds), "roles": list(roles)},
     )
 
