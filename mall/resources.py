@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Response
 
 from backend.auth.guards import current_principal, require
-from backend.auth.roles import AUDITOR, FINANCE
+from backend.auth.roles import ADMIN, AUDITOR, FINANCE
 from backend.http import Blueprint, page_schema
 from backend.idempotency import idempotent
 from mall import balances, items, orders, redemption, settlement
@@ -287,3 +287,17 @@ def approve_settlement(batch_id):
 def retry_settlement(batch_id):
     """Post a failed batch again once its cause is fixed (failed -> approved)."""
     return settlement.retry(batch_id, actor=_actor())
+
+
+@staff.route("/orders/<int:order_id>/expiry", methods=["POST"])
+@require("staff", roles=(ADMIN,))
+@staff.arguments(s.ExpiryIn)
+@staff.response(200, s.StaffOrderOut)
+@staff.problems(404, "order_not_found")
+@staff.problems(409, "already_redeemed", "order_cancelled", "order_expired", "not_pending")
+def bring_order_expiry_forward(body, order_id):
+    """Bring a pending order's expiry forward (support, and the smoke run's expiry step):
+    it expires at that time like any other order, points and stock back; a time now or
+    past expires it at once. Never later than it was. Audited."""
+    orders.bring_expiry_forward(order_id, body["expires_at"])
+    return orders.get(order_id)

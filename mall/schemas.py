@@ -129,6 +129,26 @@ class MerchantOrderOut(ma.Schema):
     settlement_id = ma.fields.Integer(allow_none=True)
 
 
+class StaffOrderOut(MerchantOrderOut):
+    """What staff see of an order: its state and times, never the code or the resident."""
+
+    merchant_id = ma.fields.Integer(required=True)
+    expires_at = LocalDateTime(required=True)
+    closed_at = LocalDateTime(allow_none=True)
+
+
+class ExpiryIn(ma.Schema):
+    expires_at = ma.fields.AwareDateTime(
+        required=True,
+        validate=_sane_time,
+        metadata=ex(
+            "2026-05-01T08:30:00+08:00",
+            "The new expiry, with an offset; earlier than the order's. Now or past: it "
+            "expires at once.",
+        ),
+    )
+
+
 class OrderQuery(PageArgs):
     status = ma.fields.String(validate=v.OneOf(ORDER_STATUSES))
 
