@@ -58,13 +58,16 @@ def check_char(first17: str) -> str:
 
 class Api:
     def __init__(self, base: str, timeout: float = 60):
+        if not base.startswith(("http://", "https://")):
+            raise Failed(f"--base must be an http:// or https:// URL, not {base!r}")
         self.root = base.rstrip("/") + "/api/v1"
         self.timeout = timeout
 
     def call(self, method: str, path: str, expect: int | None, headers=None, body=None):
         """(status, parsed JSON or None); raises Failed when `expect` is not met."""
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.root + path, data=data, method=method)
+        url = self.root + path  # http(s) only: checked in __init__
+        request = urllib.request.Request(url, data=data, method=method)  # noqa: S310
         for k, v in (headers or {}).items():
             request.add_header(k, v)
         if data is not None:
