@@ -314,8 +314,22 @@ def _who(op: dict) -> str | None:
     return line
 
 
+def _described_codes(op: dict) -> set[tuple[int, str]]:
+    """Codes named the older way, `@blp.alt_response(409, description="a, b")`: an error
+    response with no content whose description lists codes."""
+    out = set()
+    for status, response in op.get("responses", {}).items():
+        if status[:1] not in "45" or "content" in response or "$ref" in response:
+            continue
+        for piece in str(response.get("description", "")).split(","):
+            word = re.sub(r"\(.*?\)", "", piece).strip()
+            if re.fullmatch(r"[a-z][a-z0-9]*(_[a-z0-9]+)*", word):
+                out.add((int(status), word))
+    return out
+
+
 def _codes(path: str, method: str, op: dict, path_item: dict) -> set[tuple[int, str]]:
-    codes = {(int(s), c) for s, c in op.get(PROBLEM_MARKS, [])}
+    codes = {(int(s), c) for s, c in op.get(PROBLEM_MARKS, [])} | _described_codes(op)
     codes.add((503, "retry"))
     codes.add((400, "unknown_parameter"))
     callers = op.get("x-callers") or []

@@ -27,8 +27,10 @@ Conventions for a route (follow them and the OpenAPI document of the route is co
    `backend.apidoc` gives one (an enum, a date-time, `id`, `*_id`, `*_g`, `*_at`...).
 6. Errors: `@blp.problems(status, "code", ...)` names every code the rules behind the
    view may raise (the guard's, the parser's, the cursor's, idempotency's and the
-   database's are added for you). A code is an `ApiError` subclass setting `code` (and
+   database's are added for you; `@blp.alt_response(409, description="a, b")`, the
+   older way, is read too). A code is an `ApiError` subclass setting `code` (and
    `extras`, the members it adds), entered in `backend.errors.PROBLEMS` when defined.
+   The fuzzing test fails on an answer whose code its operation does not list.
 7. Lists: `PageArgs` (or a subclass) as query arguments, a `page_schema(...)` answer,
    and `@blp.cursor_page(Model.id)` right above the view: 400 `bad_cursor` follows.
 8. Money-moving POSTs: `@idempotent` (`backend.idempotency`) under the guard: the

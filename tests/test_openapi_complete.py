@@ -234,3 +234,45 @@ def test_every_example_is_valid_for_its_schema(document):
                 named_label = f"{where} {label} {key}"
                 _validate(document, one["schema"], named["value"], named_label, problems)
     assert problems == []
+
+
+def test_a_route_declared_the_older_way_or_in_the_wrong_place_is_still_documented():
+    """The completion works on any raw document: codes named in an error response's
+    description (`@blp.alt_response(409, description="a, b")`) are listed, and a route
+    under no audience is tagged Other (which the tests above refuse)."""
+    raw = {
+        "openapi": "3.0.3",
+        "info": {"title": "t", "version": "v1"},
+        "paths": {
+            "/api/v1/mall/things/{thing_id}": {
+                "parameters": [
+                    {
+                        "in": "path",
+                        "name": "thing_id",
+                        "required": True,
+                        "schema": {"type": "integer"},
+                    }
+                ],
+                "post": {
+                    "summary": "Do a thing. More words.",
+                    "responses": {
+                        "200": {"description": "OK"},
+                        "409": {"description": "out_of_stock, limit_reached"},
+                    },
+                    "x-endpoint": "do_thing",
+                },
+            },
+            "/elsewhere": {
+                "get": {"summary": "Lost.", "responses": {"200": {"description": "OK"}}}
+            },
+        },
+        "components": {"schemas": {}},
+    }
+    document = apidoc.complete(raw, servers=[{"url": "/"}])
+    op = document["paths"]["/api/v1/mall/things/{thing_id}"]["post"]
+    assert op["operationId"] == "mall_do_thing" and op["summary"] == "Do a thing"
+    codes = apidoc.problems_of(op)
+    assert {"out_of_stock", "limit_reached", "conflict", "retry"} <= set(codes[409])
+    assert codes[404] == ["not_found"] and codes[503] == ["retry"]
+    assert document["paths"]["/elsewhere"]["get"]["tags"] == ["Other"]
+    assert [t["name"] for t in document["tags"]] == ["Mall", "Other"]
