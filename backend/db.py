@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime, timedelta
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import (
@@ -97,8 +99,24 @@ def nul_fields(value, path: tuple[str, ...] = ()) -> Iterator[str]:
             yield from nul_fields(item, (*path, str(i)))
 
 
+_CLOCK_SHIFT: ContextVar[timedelta] = ContextVar("clock_shift", default=timedelta(0))
+
+
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now, in UTC: every rule's clock (`clock_at` moves it)."""
+    return datetime.now(UTC) + _CLOCK_SHIFT.get()
+
+
+@contextmanager
+def clock_at(moment: datetime) -> Iterator[None]:
+    """Within the block (this thread or task only), `utcnow()` starts at `moment` and
+    runs on from there. For building a past with the real rules (the demo data); never
+    used while serving."""
+    token = _CLOCK_SHIFT.set(moment - datetime.now(UTC))
+    try:
+        yield
+    finally:
+        _CLOCK_SHIFT.reset(token)
 
 
 def is_sqlite() -> bool:

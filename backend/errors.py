@@ -3,16 +3,27 @@
 Services raise `ApiError` subclasses (they know nothing of HTTP beyond a status);
 `backend.http.Api` turns them, and every werkzeug / webargs error, into
 `application/problem+json`.
+
+Every (status, code) an answer can carry is in one catalogue, `PROBLEMS`, which the
+OpenAPI document is written from (`backend.apidoc`): an `ApiError` subclass that sets its
+own `code` is entered when it is defined (its `title`, and the `extras` members it adds
+to the problem, each a JSON Schema with a description and an example); the codes of the
+HTTP layer are entered below. A resource names the codes its rules may raise with
+`@blp.problems(status, code, ...)`, and names only catalogued ones (checked when the
+document is built). An extra member never replaces a standard one (`type`, `title`,
+`status`, `detail`, `code`, `errors`): a state is `current_status`, not `status`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Response, json
 from werkzeug.exceptions import HTTPException
 
 PROBLEM_TYPE = "https://sip-carbon-points.example/problems/"
+STANDARD_MEMBERS = frozenset({"type", "title", "status", "detail", "code", "errors"})
 
 # Default machine codes for plain HTTP errors.
 HTTP_CODES = {
@@ -31,10 +42,60 @@ HTTP_CODES = {
 }
 
 
+@dataclass(frozen=True)
+class ProblemType:
+    """One (status, code) of the catalogue: its title and the members it adds."""
+
+    status: int
+    code: str
+    title: str
+    extras: dict[str, dict] = field(default_factory=dict)
+
+
+PROBLEMS: dict[tuple[int, str], ProblemType] = {}
+
+
+def register(status: int, code: str, title: str, extras: dict[str, dict] | None = None):
+    """Enter (status, code) in the catalogue; entering it again merges its extras."""
+    extras = dict(extras or {})
+    clash = STANDARD_MEMBERS & set(extras)
+    if clash:
+        raise ValueError(f"{code}: extra members may not replace standard ones {sorted(clash)}")
+    known = PROBLEMS.get((status, code))
+    if known is not None:
+        extras = {**known.extras, **extras}
+        title = known.title
+    PROBLEMS[(status, code)] = ProblemType(status, code, title, extras)
+    return PROBLEMS[(status, code)]
+
+
+def integer(description: str, example: int) -> dict:
+    """An extra member's schema: an integer."""
+    return {"type": "integer", "description": description, "example": example}
+
+
+def text(description: str, example: str, **more: Any) -> dict:
+    """An extra member's schema: a string."""
+    return {"type": "string", "description": description, "example": example, **more}
+
+
+CURRENT_STATUS = {
+    "current_status": text("The state the object is in now.", "executed"),
+}
+
+
 class ApiError(Exception):
     status = 400
     code = "bad_request"
     title = "Bad request"
+    # The members this code adds to the problem: name -> JSON Schema (with a description
+    # and an example). Documented in the OpenAPI document.
+    extras: dict[str, dict] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "code" in cls.__dict__ or "extras" in cls.__dict__:
+            register(cls.status, cls.code, cls.title, cls.extras)
 
     def __init__(
         self,
@@ -91,7 +152,8 @@ def problem(
     extra: dict | None = None,
     headers: dict | None = None,
 ) -> Response:
-    body: dict[str, Any] = {
+    body: dict[str, Any] = dict(extra or {})  # the standard members win over extras
+    body |= {
         "type": PROBLEM_TYPE + code,
         "title": title or HTTP_CODES.get(status, "error").replace("_", " ").capitalize(),
         "status": status,
@@ -100,8 +162,6 @@ def problem(
     }
     if errors is not None:
         body["errors"] = errors
-    if extra:
-        body.update(extra)
     resp = Response(
         json.dumps(body), status=status, mimetype="application/problem+json", headers=headers
     )
@@ -157,3 +217,11 @@ def from_http_exception(err: HTTPException) -> Response:
             if k.lower() not in {"content-type"}:
                 headers.setdefault(k, v)
     return problem(status, code, detail, title=err.name, errors=errors, headers=headers)
+
+
+# The codes of the HTTP layer (the rules' own codes enter with their classes).
+for _status, _code in HTTP_CODES.items():
+    register(_status, _code, _code.replace("_", " ").capitalize())
+register(400, "malformed_json", "The body is not valid JSON")
+register(409, "retry", "A concurrent change won; retry the request")
+register(503, "retry", "The database is out of reach for a moment; retry the request")

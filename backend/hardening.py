@@ -9,6 +9,9 @@
   send one as `application/json` (a form, text/plain, or no body at all): 415
   `unsupported_media_type`. The routes come from the app's own OpenAPI document, so a
   route added later is covered.
+- A query parameter the route's OpenAPI operation does not declare is refused: 400
+  `unknown_parameter`, naming it in `errors` (`?account=points` on a list is a mistake
+  to tell the client, not to ignore). Same source, same coverage.
 - Every answer says `X-Content-Type-Options: nosniff` and carries a restrictive
   Content-Security-Policy (`default-src 'none'; frame-ancestors 'none'` for the API);
   an HTML page that sets its own CSP keeps it.
@@ -32,6 +35,10 @@ BODY_METHODS = ("POST", "PUT", "PATCH")
 
 class UnsupportedMediaType(ApiError):
     status, code, title = 415, "unsupported_media_type", "Unsupported media type"
+
+
+class UnknownParameter(ApiError):
+    status, code, title = 400, "unknown_parameter", "Unknown query parameter"
 
 
 def _too_deep(value: Any, limit: int) -> bool:
@@ -90,26 +97,67 @@ def is_json(mimetype: str | None) -> bool:
 _PARAM = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")
 
 
+def _documents(app: Flask) -> list[dict]:
+    apis = {id(a): a for a in app.extensions["flask-smorest"]["blp_name_to_api"].values()}
+    return [one.spec.to_dict() for one in apis.values()]
+
+
 def _json_operations(app: Flask) -> set[tuple[str, str]]:
     """(OpenAPI path, METHOD) of every operation whose request body is JSON, from the
     app's OpenAPI document(s)."""
-    apis = {id(a): a for a in app.extensions["flask-smorest"]["blp_name_to_api"].values()}
-    paths = {}
-    for one in apis.values():
-        paths.update(one.spec.to_dict().get("paths", {}))
     out = set()
-    for path, item in paths.items():
-        for method, op in item.items():
-            content = (
-                (op.get("requestBody") or {}).get("content", {}) if isinstance(op, dict) else {}
-            )
-            if any(is_json(mimetype) for mimetype in content):
-                out.add((path, method.upper()))
+    for document in _documents(app):
+        for path, item in document.get("paths", {}).items():
+            for method, op in item.items():
+                content = (
+                    (op.get("requestBody") or {}).get("content", {}) if isinstance(op, dict) else {}
+                )
+                if any(is_json(mimetype) for mimetype in content):
+                    out.add((path, method.upper()))
+    return out
+
+
+def _query_parameters(app: Flask) -> dict[tuple[str, str], frozenset[str]]:
+    """(OpenAPI path, METHOD) -> the query parameters the operation declares."""
+    out = {}
+    for document in _documents(app):
+        shared = document.get("components", {}).get("parameters", {})
+        for path, item in document.get("paths", {}).items():
+            common = item.get("parameters", [])
+            for method, op in item.items():
+                if not isinstance(op, dict) or method == "parameters":
+                    continue
+                params = [
+                    shared.get(p["$ref"].rsplit("/", 1)[-1], {}) if "$ref" in p else p
+                    for p in common + op.get("parameters", [])
+                ]
+                out[(path, method.upper())] = frozenset(
+                    p["name"] for p in params if p.get("in") == "query"
+                )
     return out
 
 
 def init_app(app: Flask) -> None:
     app.json = JSONProvider(app)
+
+    @app.before_request
+    def _declared_query_only():
+        if not request.args or request.url_rule is None:
+            return None
+        declared = app.extensions.get("query_parameters")
+        if declared is None:
+            declared = app.extensions["query_parameters"] = _query_parameters(app)
+        names = declared.get((_PARAM.sub(r"{\1}", request.url_rule.rule), request.method))
+        if names is None:  # not an operation of the document (docs, health, pages)
+            return None
+        unknown = sorted(set(request.args) - names)
+        if unknown:
+            allowed = ", ".join(sorted(names)) or "none"
+            raise UnknownParameter(
+                f"Unknown query parameter(s): {', '.join(unknown)}; this route takes: {allowed}.",
+                errors={name: ["Unknown query parameter."] for name in unknown},
+            )
+        return None
 
     @app.before_request
     def _json_body_only():

@@ -24,9 +24,11 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Mapped, mapped_column
 
+from backend.apidoc import IDEMPOTENT
 from backend.auth.guards import current_principal
 from backend.db import BigId, UTCDateTime, db, rollback_quietly, utcnow
 from backend.errors import ApiError, Conflict, Invalid
+from backend.http import annotate
 
 log = logging.getLogger("backend.idempotency")
 STALE = timedelta(seconds=60)
@@ -233,4 +235,4 @@ def idempotent(fn):
         return resp
 
     wrapper.__doc__ = fn.__doc__
-    return wrapper
+    return annotate(wrapper, {IDEMPOTENT: True})

@@ -1,4 +1,5 @@
-"""Serve the embedded default: migrate, load demo data, run the periodic jobs on a thread,
+"""Serve the embedded default: migrate, load the demo data (`backend.demo`: made by the real
+rules, once), run the periodic jobs on a thread,
 and serve the API (`python -m backend.serve`).
 
 Everything it says is a JSON log line (`backend.request_log.JsonFormatter`), the banner
@@ -24,7 +25,7 @@ def _safe_url(url: str) -> str:
         return "(unparsable)"
 
 
-def banner(app, base: str, demo_lines: list[str]) -> None:
+def banner(app, base: str, demo_lines: list[dict | str]) -> None:
     log.info(
         f"SIP Carbon Points is serving at {base}",
         extra={
@@ -38,8 +39,11 @@ def banner(app, base: str, demo_lines: list[str]) -> None:
             }
         },
     )
-    for line in demo_lines:
-        log.info(line, extra={"fields": {"demo": True}})
+    for line in demo_lines:  # each login, with its password and what it can do
+        if isinstance(line, str):
+            line = {"msg": line}
+        fields = {k: v for k, v in line.items() if k != "msg"}
+        log.info(line["msg"], extra={"fields": {"demo": True, **fields}})
 
 
 def main() -> None:

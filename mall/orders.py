@@ -16,12 +16,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import selectinload
 
+from backend.audit import log as audit
 from backend.db import db, utcnow
-from backend.errors import Conflict, NotFound
+from backend.errors import Conflict, Invalid, NotFound, integer
 from backend.ledger import Account, AccountKind, InsufficientBalance, account_for
 from backend.registry.models import Organization
 from backend.runtime import setting
 from jobs import job
+from jobs.outbox import enqueue_after_commit
 from mall import escrow
 from mall import items as items_service
 from mall.models import Item, Order
@@ -32,6 +34,7 @@ LIVE = ("pending", "fulfilled")  # orders that count against a per-resident limi
 
 class InsufficientPoints(Conflict):
     code, title = "insufficient_points", "Not enough points"
+    extras = {"points_price": integer("The item's price in points.", 300)}
 
 
 class OutOfStock(Conflict):
@@ -40,6 +43,7 @@ class OutOfStock(Conflict):
 
 class LimitReached(Conflict):
     code, title = "limit_reached", "Per-resident limit reached"
+    extras = {"per_resident_limit": integer("How many of the item one resident may hold.", 2)}
 
 
 class ItemInactive(Conflict):
@@ -70,13 +74,17 @@ class OrderExpired(Conflict):
     code, title = "order_expired", "The order has expired"
 
 
+class NotPending(Conflict):
+    code, title = "not_pending", "The order is not pending"
+
+
 def state_conflict(status: str) -> Conflict:
     """The error for acting on an order that is no longer pending."""
     return {
         "fulfilled": AlreadyRedeemed("The order was redeemed already."),
         "cancelled": OrderCancelled("The order was cancelled."),
         "expired": OrderExpired("The order has expired."),
-    }.get(status, Conflict(f"The order is {status}.", code="not_pending"))
+    }.get(status, NotPending(f"The order is {status}."))
 
 
 def place(user_id: int, item_id: int, *, actor: str, now: datetime | None = None) -> Order:
@@ -250,6 +258,49 @@ def _close_many(ids: list[int], *, status: str, now: datetime, actor: str) -> li
     for row in rows:
         _refund(row, kind=status, actor=actor)
     return rows
+
+
+def bring_expiry_forward(order_id: int, expires_at: datetime) -> Order:
+    """Staff bring a pending order's expiry forward (never later than it was): it expires
+    at that time like any other, points and stock back. When that time has come, the
+    expiry job is asked for at once (after the commit) instead of at its next round."""
+    order = db.session.execute(
+        select(Order)
+        .where(Order.id == order_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if order is None:
+        raise OrderNotFound("No such order.")
+    if order.status != "pending":
+        raise state_conflict(order.status)
+    current = order.expires_at
+    if current.tzinfo is None:
+        current = current.replace(tzinfo=expires_at.tzinfo)
+    if expires_at >= current:
+        raise Invalid(
+            errors={"expires_at": [f"Must be earlier than the order's expiry, {current}."]}
+        )
+    order.expires_at = expires_at
+    audit.record(
+        "order.expiry",
+        "order",
+        order.id,
+        before={"expires_at": current.isoformat()},
+        after={"expires_at": expires_at.isoformat()},
+    )
+    if expires_at <= utcnow():
+        enqueue_after_commit(expire_orders)
+    return order
+
+
+def get(order_id: int) -> Order:
+    order = db.session.execute(
+        select(Order).where(Order.id == order_id).options(selectinload(Order.item))
+    ).scalar_one_or_none()
+    if order is None:
+        raise OrderNotFound("No such order.")
+    return order
 
 
 def get_own(user_id: int, order_id: int) -> Order:

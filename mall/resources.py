@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from flask import Response
 
-from backend.auth.guards import BEARER, current_principal, require
-from backend.auth.roles import AUDITOR, FINANCE
+from backend.auth.guards import current_principal, require
+from backend.auth.roles import ADMIN, AUDITOR, FINANCE
 from backend.http import Blueprint, page_schema
 from backend.idempotency import idempotent
 from mall import balances, items, orders, redemption, settlement
@@ -30,7 +30,12 @@ OrderPage = page_schema(s.OrderOut, "OrderPage")
 MerchantOrderPage = page_schema(s.MerchantOrderOut, "MerchantOrderPage")
 SettlementPage = page_schema(s.SettlementOut, "SettlementPage")
 
-PNG = {200: {"description": "A PNG image", "content": {"image/png": {}}}}
+PNG = {
+    200: {
+        "description": "A PNG image",
+        "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
 
 
 def _me() -> int:
@@ -59,23 +64,28 @@ def list_items(args):
 
 @mall.route("/items/<int:item_id>", methods=["GET"])
 @mall.response(200, s.ItemOut)
-@mall.alt_response(404, description="item_not_found")
+@mall.problems(404, "item_not_found")
 def get_item(item_id):
     """One item on sale."""
     return items.get_on_sale(item_id)
 
 
 @mall.route("/orders", methods=["POST"])
-@mall.doc(security=BEARER)
 @require("resident")
 @idempotent
 @mall.arguments(s.OrderIn)
 @mall.response(201, s.OrderOut)
-@mall.alt_response(
+@mall.problems(
     409,
-    description="insufficient_points, out_of_stock, limit_reached, item_inactive, item_not_on_sale",
+    "insufficient_points",
+    "out_of_stock",
+    "limit_reached",
+    "item_inactive",
+    "item_not_on_sale",
+    "merchant_frozen",
+    "account_frozen",
 )
-@mall.alt_response(404, description="item_not_found")
+@mall.problems(404, "item_not_found")
 def place_order(body):
     """Order one unit (send an `Idempotency-Key`): the points are held in escrow until
     the merchant redeems the code, the order is cancelled or it expires."""
@@ -83,7 +93,6 @@ def place_order(body):
 
 
 @mall.route("/orders", methods=["GET"])
-@mall.doc(security=BEARER)
 @require("resident")
 @mall.arguments(s.OrderQuery, location="query")
 @mall.response(200, OrderPage)
@@ -94,30 +103,29 @@ def list_orders(args):
 
 
 @mall.route("/orders/<int:order_id>", methods=["GET"])
-@mall.doc(security=BEARER)
 @require("resident")
 @mall.response(200, s.OrderOut)
-@mall.alt_response(404, description="order_not_found")
+@mall.problems(404, "order_not_found")
 def get_order(order_id):
     """One of the resident's own orders."""
     return orders.get_own(_me(), order_id)
 
 
 @mall.route("/orders/<int:order_id>/cancel", methods=["POST"])
-@mall.doc(security=BEARER)
 @require("resident")
 @mall.response(200, s.OrderOut)
-@mall.alt_response(409, description="already_redeemed, order_cancelled, order_expired")
-@mall.alt_response(404, description="order_not_found")
+@mall.problems(409, "already_redeemed", "order_cancelled", "order_expired")
+@mall.problems(404, "order_not_found")
+@mall.problems(409, "not_pending", "account_frozen")
 def cancel_order(order_id):
     """Cancel a pending order: the points and the unit of stock come back."""
     return orders.cancel(_me(), order_id, actor=_actor())
 
 
 @mall.route("/orders/<int:order_id>/qr.png", methods=["GET"])
-@mall.doc(security=BEARER, responses=PNG)
+@mall.doc(responses=PNG)
 @require("resident")
-@mall.alt_response(404, description="order_not_found")
+@mall.problems(404, "order_not_found")
 def order_qr(order_id):
     """The redemption code as a QR code (PNG) to show at the till."""
     order = orders.get_own(_me(), order_id)
@@ -130,7 +138,6 @@ def order_qr(order_id):
 
 
 @merchant.route("/items", methods=["POST"])
-@merchant.doc(security=BEARER)
 @require("merchant")
 @merchant.arguments(s.ItemIn)
 @merchant.response(201, s.MerchantItemOut)
@@ -142,7 +149,6 @@ def create_item(body):
 
 
 @merchant.route("/items", methods=["GET"])
-@merchant.doc(security=BEARER)
 @require("merchant")
 @merchant.arguments(s.MerchantItemQuery, location="query")
 @merchant.response(200, MerchantItemPage)
@@ -153,21 +159,19 @@ def list_own_items(args):
 
 
 @merchant.route("/items/<int:item_id>", methods=["GET"])
-@merchant.doc(security=BEARER)
 @require("merchant")
 @merchant.response(200, s.MerchantItemOut)
-@merchant.alt_response(404, description="item_not_found")
+@merchant.problems(404, "item_not_found")
 def get_own_item(item_id):
     """One of the merchant's own items."""
     return items.get_own(_org(), item_id)
 
 
 @merchant.route("/items/<int:item_id>", methods=["PATCH"])
-@merchant.doc(security=BEARER)
 @require("merchant")
 @merchant.arguments(s.ItemPatch)
 @merchant.response(200, s.MerchantItemOut)
-@merchant.alt_response(404, description="item_not_found")
+@merchant.problems(404, "item_not_found")
 def update_item(body, item_id):
     """Change an item (e.g. restock, deactivate, reprice; orders taken keep their price)."""
     items.update(_org(), item_id, body)
@@ -175,7 +179,6 @@ def update_item(body, item_id):
 
 
 @merchant.route("/orders", methods=["GET"])
-@merchant.doc(security=BEARER)
 @require("merchant")
 @merchant.arguments(s.OrderQuery, location="query")
 @merchant.response(200, MerchantOrderPage)
@@ -186,12 +189,12 @@ def list_merchant_orders(args):
 
 
 @merchant.route("/redemptions", methods=["POST"])
-@merchant.doc(security=BEARER)
 @require("merchant")
 @merchant.arguments(s.RedemptionIn)
 @merchant.response(200, s.RedemptionOut)
-@merchant.alt_response(404, description="code_not_found (also another merchant's code)")
-@merchant.alt_response(409, description="already_redeemed, order_cancelled, order_expired")
+@merchant.problems(404, "code_not_found")
+@merchant.problems(409, "already_redeemed", "order_cancelled", "order_expired")
+@merchant.problems(409, "not_pending", "account_frozen")
 def redeem(body):
     """Redeem a code typed or scanned at the till: the order is fulfilled and its
     points move to the merchant."""
@@ -201,7 +204,6 @@ def redeem(body):
 
 
 @merchant.route("/balance", methods=["GET"])
-@merchant.doc(security=BEARER)
 @require("merchant")
 @merchant.response(200, s.BalanceOut)
 def balance():
@@ -211,11 +213,11 @@ def balance():
 
 
 @merchant.route("/settlements", methods=["POST"])
-@merchant.doc(security=BEARER)
 @require("merchant")
 @idempotent
 @merchant.response(201, s.SettlementOut)
-@merchant.alt_response(409, description="nothing_to_settle")
+@merchant.problems(409, "nothing_to_settle")
+@merchant.problems(409, "no_conversion_rule")
 def apply_settlement():
     """Apply to convert the points of every fulfilled, unsettled order back into
     reductions (send an `Idempotency-Key`)."""
@@ -223,7 +225,6 @@ def apply_settlement():
 
 
 @merchant.route("/settlements", methods=["GET"])
-@merchant.doc(security=BEARER)
 @require("merchant")
 @merchant.arguments(s.SettlementQuery, location="query")
 @merchant.response(200, SettlementPage)
@@ -234,10 +235,9 @@ def list_own_settlements(args):
 
 
 @merchant.route("/settlements/<int:batch_id>", methods=["GET"])
-@merchant.doc(security=BEARER)
 @require("merchant")
 @merchant.response(200, s.SettlementOut)
-@merchant.alt_response(404, description="settlement_not_found")
+@merchant.problems(404, "settlement_not_found")
 def get_own_settlement(batch_id):
     """One of the merchant's settlement batches."""
     return settlement.get_own(_org(), batch_id)
@@ -247,7 +247,6 @@ def get_own_settlement(batch_id):
 
 
 @staff.route("/settlements", methods=["GET"])
-@staff.doc(security=BEARER)
 @require("staff", roles=(FINANCE, AUDITOR))
 @staff.arguments(s.AdminSettlementQuery, location="query")
 @staff.response(200, SettlementPage)
@@ -258,22 +257,21 @@ def list_settlements(args):
 
 
 @staff.route("/settlements/<int:batch_id>", methods=["GET"])
-@staff.doc(security=BEARER)
 @require("staff", roles=(FINANCE, AUDITOR))
 @staff.response(200, s.SettlementOut)
-@staff.alt_response(404, description="settlement_not_found")
+@staff.problems(404, "settlement_not_found")
 def get_settlement(batch_id):
     """One settlement batch."""
     return settlement.get(batch_id)
 
 
 @staff.route("/settlements/<int:batch_id>/approve", methods=["POST"])
-@staff.doc(security=BEARER)
 @require("staff", roles=(FINANCE,))
 @idempotent
 @staff.response(202, s.SettlementOut)
-@staff.alt_response(409, description="already_approved")
-@staff.alt_response(404, description="settlement_not_found")
+@staff.problems(409, "already_approved")
+@staff.problems(404, "settlement_not_found")
+@staff.problems(409, "settlement_cancelled")
 def approve_settlement(batch_id):
     """Approve a pending batch (staff with the `finance` role); a job posts
     it and it ends `settled`. Approving it again moves nothing (409 already_approved)."""
@@ -281,12 +279,25 @@ def approve_settlement(batch_id):
 
 
 @staff.route("/settlements/<int:batch_id>/retry", methods=["POST"])
-@staff.doc(security=BEARER)
 @require("staff", roles=(FINANCE,))
 @idempotent
 @staff.response(202, s.SettlementOut)
-@staff.alt_response(409, description="not_failed")
-@staff.alt_response(404, description="settlement_not_found")
+@staff.problems(409, "not_failed")
+@staff.problems(404, "settlement_not_found")
 def retry_settlement(batch_id):
     """Post a failed batch again once its cause is fixed (failed -> approved)."""
     return settlement.retry(batch_id, actor=_actor())
+
+
+@staff.route("/orders/<int:order_id>/expiry", methods=["POST"])
+@require("staff", roles=(ADMIN,))
+@staff.arguments(s.ExpiryIn)
+@staff.response(200, s.StaffOrderOut)
+@staff.problems(404, "order_not_found")
+@staff.problems(409, "already_redeemed", "order_cancelled", "order_expired", "not_pending")
+def bring_order_expiry_forward(body, order_id):
+    """Bring a pending order's expiry forward (support, and the smoke run's expiry step):
+    it expires at that time like any other order, points and stock back; a time now or
+    past expires it at once. Never later than it was. Audited."""
+    orders.bring_expiry_forward(order_id, body["expires_at"])
+    return orders.get(order_id)

@@ -23,7 +23,7 @@ from sqlalchemy import Select, func, select, update
 
 from backend.audit import log as audit
 from backend.db import db, utcnow
-from backend.errors import Conflict, NotFound
+from backend.errors import CURRENT_STATUS, Conflict, NotFound
 from backend.ledger import (
     AccountFrozen,
     AccountKind,
@@ -49,10 +49,12 @@ class NothingToSettle(Conflict):
 
 class AlreadyApproved(Conflict):
     code, title = "already_approved", "The batch was approved already"
+    extras = CURRENT_STATUS
 
 
 class NotFailed(Conflict):
     code, title = "not_failed", "Only a failed batch can be retried"
+    extras = CURRENT_STATUS
 
 
 class SettlementCancelled(Conflict):
@@ -115,7 +117,7 @@ def approve(batch_id: int, *, actor: str) -> SettlementBatch:
             raise SettlementCancelled("The batch was cancelled; nothing moved.")
         raise AlreadyApproved(
             f"The batch was approved already (it is {batch.status}); nothing moved.",
-            extra={"status": batch.status},
+            extra={"current_status": batch.status},
         )
     audit.record(
         "settlement.approve",
@@ -141,7 +143,7 @@ def retry(batch_id: int, *, actor: str) -> SettlementBatch:
         batch = db.session.get(SettlementBatch, batch_id)
         if batch is None:
             raise SettlementNotFound("No such settlement.")
-        raise NotFailed(f"The batch is {batch.status}.", extra={"status": batch.status})
+        raise NotFailed(f"The batch is {batch.status}.", extra={"current_status": batch.status})
     audit.record(
         "settlement.retry",
         "settlement_batch",

@@ -12,6 +12,11 @@ from backend.db import db, utcnow
 from backend.errors import Conflict, NotFound
 from backend.registry import scenarios
 
+
+class UserRefBound(Conflict):
+    code, title = "user_ref_bound", "The operator's reference is bound to another resident"
+
+
 # What the consent is for (PIPL Art. 14, 17, 29: separate consent naming the purpose).
 PURPOSES = ["carbon_reduction_accounting"]
 PURPOSE_TEXT = (
@@ -36,9 +41,7 @@ def grant(user_id: int, token: str) -> Consent:
     if active is not None:
         if active.user_id == user_id:
             return active
-        raise Conflict(
-            "This operator account is linked to another resident.", code="user_ref_bound"
-        )
+        raise UserRefBound("This operator account is linked to another resident.")
     consent = Consent(
         user_id=user_id,
         scenario_id=bind.scenario_id,

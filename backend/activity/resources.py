@@ -9,10 +9,14 @@ from flask import jsonify, request
 from backend.activity import activities, bind_tokens, consent, erasure, ingest, record_schemas
 from backend.activity import schemas as s
 from backend.activity.models import Activity, Consent
-from backend.auth.guards import BEARER, current_principal, require
+from backend.auth.guards import current_principal, require
 from backend.errors import Invalid, TooLarge
 from backend.http import Blueprint, PageArgs, page_schema
 from backend.runtime import setting
+
+
+class TooManyRecords(TooLarge):
+    code, title = "too_many_records", "Too many records in one request"
 
 
 class OperatorBlueprint(Blueprint):
@@ -42,10 +46,10 @@ ActivityPage = page_schema(s.ActivityOut, "ActivityPage")
 
 
 @operator.route("/bind-tokens", methods=["POST"])
-@operator.doc(security=BEARER)
 @require("operator")
 @operator.arguments(s.BindTokenIn)
 @operator.response(201, s.BindTokenOut)
+@operator.problems(409, "scenario_not_registered")
 def create_bind_token(body):
     """A one-time token the resident redeems in the app to link this user reference."""
     token, expires_at = bind_tokens.issue(current_principal().scenario_id, body["user_ref"])
@@ -74,19 +78,19 @@ def _records() -> list:
         raise Invalid(errors={k: ["Unknown field."] for k in sorted(unknown)})
     limit = setting("SYNC_BATCH_MAX_RECORDS")
     if len(records) > limit:
-        raise TooLarge(f"At most {limit} records in one request.", code="too_many_records")
+        raise TooManyRecords(f"At most {limit} records in one request.")
     return records
 
 
 @operator.route("/activities", methods=["POST"])
 @operator.doc(
-    security=BEARER,
     parameters=[
         {
             "in": "header",
             "name": "Prefer",
             "schema": {"type": "string"},
             "description": "respond-async: store the batch and process it in a job",
+            "example": "respond-async",
         }
     ],
     requestBody={"required": True, "content": {"application/json": {"schema": UPLOAD_BODY}}},
@@ -94,7 +98,8 @@ def _records() -> list:
 @require("operator")
 @operator.response(200, s.BatchOut)
 @operator.alt_response(202, schema=s.BatchAccepted, description="Queued (Prefer: respond-async)")
-@operator.alt_response(413, description="More than 10,000 records")
+@operator.problems(413, "too_many_records")
+@operator.problems(409, "scenario_not_registered")
 def upload():
     """Upload up to 10,000 activity records; each gets a result."""
     p = current_principal()
@@ -107,9 +112,9 @@ def upload():
 
 
 @operator.route("/scenario", methods=["GET"])
-@operator.doc(security=BEARER)
 @require("operator")
 @operator.response(200, s.OperatorScenarioOut)
+@operator.problems(404, "scenario_not_found")
 def get_scenario():
     """The caller's scenario: window, daily cap, activity types, methodology version, and
     the record schema of each activity type (with the limits of that version)."""
@@ -117,9 +122,9 @@ def get_scenario():
 
 
 @operator.route("/batches/<string:batch_id>", methods=["GET"])
-@operator.doc(security=BEARER)
 @require("operator")
 @operator.response(200, s.BatchOut)
+@operator.problems(404, "batch_not_found")
 def get_batch(batch_id):
     """A batch's status and results (only the client that uploaded it sees it)."""
     return ingest.get_own_batch(str(current_principal().id), batch_id)
@@ -130,18 +135,17 @@ def _me() -> int:
 
 
 @me.route("/consents", methods=["POST"])
-@me.doc(security=BEARER)
 @require("resident")
 @me.arguments(s.ConsentIn)
 @me.response(201, s.ConsentOut)
-@me.alt_response(404, description="bad_bind_token")
+@me.problems(404, "bad_bind_token")
+@me.problems(409, "user_ref_bound", "scenario_not_registered")
 def create_consent(body):
     """Consent to an operator's reporting, by redeeming its one-time bind token."""
     return consent.grant(_me(), body["bind_token"])
 
 
 @me.route("/consents", methods=["GET"])
-@me.doc(security=BEARER)
 @require("resident")
 @me.arguments(PageArgs, location="query")
 @me.response(200, ConsentPage)
@@ -152,7 +156,6 @@ def list_consents(args):
 
 
 @me.route("/consents/<int:consent_id>", methods=["DELETE"])
-@me.doc(security=BEARER)
 @require("resident")
 @me.response(204)
 def withdraw_consent(consent_id):
@@ -161,7 +164,6 @@ def withdraw_consent(consent_id):
 
 
 @me.route("/activities", methods=["GET"])
-@me.doc(security=BEARER)
 @require("resident")
 @me.arguments(PageArgs, location="query")
 @me.response(200, ActivityPage)
@@ -172,7 +174,6 @@ def list_activities(args):
 
 
 @me.route("/activities/erasure", methods=["POST"])
-@me.doc(security=BEARER)
 @require("resident")
 @me.response(200, s.ErasureOut)
 def erase_activities():

@@ -6,7 +6,7 @@ from __future__ import annotations
 from backend.applications import notices, review, submission
 from backend.applications import schemas as s
 from backend.applications.models import Application, Objection
-from backend.auth.guards import BEARER, current_principal, require
+from backend.auth.guards import current_principal, require
 from backend.auth.roles import AUDITOR, EXPERT, REVIEWER
 from backend.extensions import limiter, objection_limit
 from backend.http import Blueprint, page_schema
@@ -53,11 +53,13 @@ def _actor() -> str:
 
 
 @org.route("/applications", methods=["POST"])
-@org.doc(security=BEARER, requestBody=s.application_body_doc())
+@org.doc(requestBody=s.application_body_doc())
 @require("org")
 @org.arguments(s.ApplicationIn)
 @org.response(201, s.CreatedOut)
-@org.alt_response(409, description="code_taken, asset_already_registered, application_pending")
+@org.problems(409, "code_taken", "asset_already_registered", "application_pending")
+@org.problems(404, "methodology_not_found", "subject_not_found", "organization_not_found")
+@org.problems(409, "methodology_retired", "issuance_period_overlap")
 def submit(body):
     """Apply: a methodology, a revision, a scenario, a project, a deregistration or an
     issuance, with that type's fields."""
@@ -65,7 +67,6 @@ def submit(body):
 
 
 @org.route("/applications", methods=["GET"])
-@org.doc(security=BEARER)
 @require("org")
 @org.arguments(s.ApplicationQuery, location="query")
 @org.response(200, ApplicationPage)
@@ -76,20 +77,19 @@ def list_own(args):
 
 
 @org.route("/applications/<int:application_id>", methods=["GET"])
-@org.doc(security=BEARER)
 @require("org")
 @org.response(200, s.ApplicationOut)
-@org.alt_response(404, description="application_not_found")
+@org.problems(404, "application_not_found")
 def get_own(application_id):
     """One of the organisation's applications: its step, history, notice, objections."""
     return submission.get_own(_org(), application_id)
 
 
 @org.route("/applications/<int:application_id>/withdraw", methods=["POST"])
-@org.doc(security=BEARER)
 @require("org")
 @org.response(200, s.ApplicationOut)
-@org.alt_response(409, description="step_not_allowed")
+@org.problems(409, "step_not_allowed")
+@org.problems(404, "application_not_found")
 def withdraw(application_id):
     """Withdraw an application that is not decided yet."""
     return submission.withdraw(_org(), application_id, actor=_actor())
@@ -99,7 +99,6 @@ def withdraw(application_id):
 
 
 @staff.route("/applications", methods=["GET"])
-@staff.doc(security=BEARER)
 @require("staff", roles=READERS)
 @staff.arguments(s.ApplicationQuery, location="query")
 @staff.response(200, StaffApplicationPage)
@@ -110,32 +109,31 @@ def queue(args):
 
 
 @staff.route("/applications/<int:application_id>", methods=["GET"])
-@staff.doc(security=BEARER)
 @require("staff", roles=READERS)
 @staff.response(200, s.StaffApplicationOut)
-@staff.alt_response(404, description="application_not_found")
+@staff.problems(404, "application_not_found")
 def get_application(application_id):
     """One application with its applicant, opinions and objections."""
     return review.get(application_id)
 
 
 @staff.route("/applications/<int:application_id>/pre-review", methods=["POST"])
-@staff.doc(security=BEARER)
 @require("staff", roles=(REVIEWER,))
 @staff.arguments(s.PreReviewIn)
 @staff.response(200, s.StaffApplicationOut)
-@staff.alt_response(409, description="step_not_allowed")
+@staff.problems(409, "step_not_allowed")
+@staff.problems(404, "application_not_found")
 def pre_review(body, application_id):
     """Accept the application for review, or return it with reasons (that ends it)."""
     return review.pre_review(application_id, body["decision"], body["reasons"], actor=_actor())
 
 
 @staff.route("/applications/<int:application_id>/opinions", methods=["POST"])
-@staff.doc(security=BEARER)
 @require("staff", roles=(EXPERT,))
 @staff.arguments(s.OpinionIn)
 @staff.response(201, s.OpinionOut)
-@staff.alt_response(409, description="step_not_allowed, opinion_exists")
+@staff.problems(409, "step_not_allowed", "opinion_exists")
+@staff.problems(404, "application_not_found")
 def give_opinion(body, application_id):
     """An expert's opinion: approve, reject or revise, with the text."""
     p = current_principal()
@@ -145,10 +143,10 @@ def give_opinion(body, application_id):
 
 
 @staff.route("/applications/<int:application_id>/notice", methods=["POST"])
-@staff.doc(security=BEARER)
 @require("staff", roles=(REVIEWER,))
 @staff.response(200, s.NoticeDatesOut)
-@staff.alt_response(409, description="step_not_allowed, expert_quorum, calendar_unknown")
+@staff.problems(409, "step_not_allowed", "expert_quorum", "calendar_unknown")
+@staff.problems(404, "application_not_found")
 def start_notice(application_id):
     """Publish the public notice: at least 5 Chinese working days, ending at 24:00
     Asia/Shanghai."""
@@ -160,18 +158,19 @@ def start_notice(application_id):
 
 
 @staff.route("/applications/<int:application_id>/decide", methods=["POST"])
-@staff.doc(security=BEARER)
 @require("staff", roles=(REVIEWER,))
 @staff.arguments(s.DecisionIn)
 @staff.response(200, s.StaffApplicationOut)
-@staff.alt_response(409, description="step_not_allowed, notice_running, objection_open")
+@staff.problems(409, "step_not_allowed", "notice_running", "objection_open")
+@staff.problems(404, "application_not_found")
+@staff.problems(409, "asset_already_registered", "not_registered", "account_frozen")
+@staff.problems(503, "signing_key_retired")
 def decide(body, application_id):
     """Approve (publishes) or reject, with reasons."""
     return review.decide(application_id, body["decision"], body["reasons"], actor=_actor())
 
 
 @staff.route("/objections", methods=["GET"])
-@staff.doc(security=BEARER)
 @require("staff", roles=(REVIEWER, AUDITOR))
 @staff.arguments(s.ObjectionQuery, location="query")
 @staff.response(200, ObjectionPage)
@@ -182,22 +181,23 @@ def list_objections(args):
 
 
 @staff.route("/objections/<int:objection_id>/resolve", methods=["POST"])
-@staff.doc(security=BEARER)
 @require("staff", roles=(REVIEWER,))
 @staff.arguments(s.ResolveIn)
 @staff.response(200, s.ObjectionOut)
-@staff.alt_response(409, description="objection_resolved")
+@staff.problems(409, "objection_resolved")
+@staff.problems(404, "objection_not_found")
+@staff.problems(409, "step_not_allowed")
 def resolve_objection(body, objection_id):
     """Uphold (the application is rejected) or dismiss an objection; the outcome is public."""
     return notices.resolve(objection_id, body["outcome"], body["text"], actor=_actor())
 
 
 @staff.route("/deregistrations", methods=["POST"])
-@staff.doc(security=BEARER)
 @require("staff", roles=(REVIEWER,))
 @staff.arguments(s.StaffDeregistrationIn)
 @staff.response(200, s.DeregisteredOut)
-@staff.alt_response(409, description="not_registered")
+@staff.problems(409, "not_registered")
+@staff.problems(404, "subject_not_found")
 def deregister(body):
     """Deregister a scenario or project on the centre's own finding (Art. 14)."""
     subject = deregistration.deregister(
@@ -207,11 +207,11 @@ def deregister(body):
 
 
 @staff.route("/methodologies/<string:code>/<string:version>/retire", methods=["POST"])
-@staff.doc(security=BEARER)
 @require("staff", roles=(REVIEWER,))
 @staff.arguments(s.RetireIn)
 @staff.response(200, reg.MethodologyOut)
-@staff.alt_response(409, description="already_retired")
+@staff.problems(409, "already_retired")
+@staff.problems(404, "methodology_not_found")
 def retire_methodology(body, code, version):
     """Retire a methodology version with public reasons (Art. 10)."""
     return methodologies.retire(code, version, body["reasons"])
@@ -231,7 +231,7 @@ def list_notices(args):
 
 @public.route("/notices/<int:application_id>", methods=["GET"])
 @public.response(200, s.PublicNoticeOut)
-@public.alt_response(404, description="notice_not_found")
+@public.problems(404, "notice_not_found")
 def get_notice(application_id):
     """One notice."""
     return notices.get_public(application_id)
@@ -241,7 +241,8 @@ def get_notice(application_id):
 @limiter.limit(objection_limit)
 @public.arguments(s.ObjectionIn)
 @public.response(201, s.ObjectionRefOut)
-@public.alt_response(409, description="notice_closed")
+@public.problems(409, "notice_closed")
+@public.problems(404, "notice_not_found")
 def object_to(body, application_id):
     """Object to a running notice (no account needed; the contact is never published)."""
     return notices.file(application_id, body["text"], body["contact"])

@@ -9,7 +9,7 @@ from sqlalchemy import Select, func, select
 from backend.applications import publication, transitions
 from backend.applications.models import Application, ExpertOpinion, Objection
 from backend.db import db, utcnow
-from backend.errors import Conflict
+from backend.errors import Conflict, integer, text
 from backend.registry import assets
 from backend.runtime import setting
 from backend.workdays.calendar import notice_period
@@ -17,14 +17,23 @@ from backend.workdays.calendar import notice_period
 
 class NoticeRunning(Conflict):
     code, title = "notice_running", "The public notice has not ended"
+    extras = {
+        "ends_at": text("When the notice ends.", "2026-05-12T00:00:00+08:00", format="date-time")
+    }
 
 
 class ObjectionOpen(Conflict):
     code, title = "objection_open", "An objection is unresolved"
+    extras = {"open_objections": integer("Objections not resolved yet.", 1)}
 
 
 class ExpertQuorum(Conflict):
     code, title = "expert_quorum", "The experts have not approved"
+    extras = {
+        "opinions": integer("Expert opinions given.", 2),
+        "approvals": integer("Of them, approvals.", 2),
+        "quorum": integer("Opinions an approval needs at least.", 3),
+    }
 
 
 class OpinionGiven(Conflict):

@@ -7,7 +7,7 @@ import marshmallow as ma
 from marshmallow import validate as v
 
 from backend.applications.models import STATUSES, TYPES
-from backend.http import LocalDateTime, PageArgs
+from backend.http import LocalDateTime, PageArgs, ex
 from backend.registry.assets import KINDS as ASSET_KINDS
 from backend.registry.schemas import CODE
 
@@ -20,20 +20,32 @@ PERSONAL_DATA_BASES = ("consent",)
 
 class DocumentIn(ma.Schema):
     title = ma.fields.String(required=True, validate=v.Length(min=1, max=200))
-    sha256 = ma.fields.String(required=True, validate=SHA256)
+    sha256 = ma.fields.String(
+        required=True,
+        validate=SHA256,
+        metadata=ex("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"),
+    )
 
 
 class AssetIn(ma.Schema):
     kind = ma.fields.String(required=True, validate=v.OneOf(ASSET_KINDS))
-    id = ma.fields.String(required=True, validate=v.Length(min=1, max=80))
+    id = ma.fields.String(
+        required=True,
+        validate=v.Length(min=1, max=80),
+        metadata=ex("苏E 12345", "The asset's identifier (a plate, a meter number...)."),
+    )
 
 
 class CommitmentIn(ma.Schema):
     """Art. 15: the reductions are claimed nowhere else. Every promise must be true."""
 
-    no_other_scheme = ma.fields.Boolean(required=True)
-    no_green_power_trading = ma.fields.Boolean(required=True)
-    no_gec = ma.fields.Boolean(required=True)
+    no_other_scheme = ma.fields.Boolean(
+        required=True, metadata=ex(True, "Not claimed under CCER or another scheme.")
+    )
+    no_green_power_trading = ma.fields.Boolean(
+        required=True, metadata=ex(True, "Not sold as green electricity.")
+    )
+    no_gec = ma.fields.Boolean(required=True, metadata=ex(True, "No green certificate for it."))
 
     @ma.validates_schema
     def _all_true(self, data, **kwargs):
@@ -44,27 +56,46 @@ class CommitmentIn(ma.Schema):
             )
 
 
+def _type(name: str) -> ma.fields.String:
+    """The `type` of one application type's body (the discriminator)."""
+    return ma.fields.String(required=True, validate=v.Equal(name))
+
+
+PARAMETERS = ex(
+    {"baseline_g_per_km": 60, "modes": {"metro": 13.3, "bus": 33.1}},
+    "The formula's parameters (as its adapter family takes them).",
+)
+
+
 class _TypeIn(ma.Schema):
     type = ma.fields.String(required=True)
 
 
 class MethodologyApplicationIn(_TypeIn):
-    code = ma.fields.String(required=True, validate=CODE)
+    type = _type("methodology")
+    code = ma.fields.String(required=True, validate=CODE, metadata=ex("SIP-M-PV"))
     title = ma.fields.String(required=True, validate=v.Length(min=1, max=200))
     kind = ma.fields.String(required=True, validate=v.OneOf(("scenario", "project")))
-    formula = ma.fields.String(required=True, validate=v.Length(min=1, max=40))
-    parameters = ma.fields.Dict(required=True)
+    formula = ma.fields.String(
+        required=True,
+        validate=v.Length(min=1, max=40),
+        metadata=ex("transit", "An adapter family (scenarios_adapters)."),
+    )
+    parameters = ma.fields.Dict(required=True, metadata=PARAMETERS)
     documents = ma.fields.List(
         ma.fields.Nested(DocumentIn), required=True, validate=v.Length(min=1, max=50)
     )
 
 
 class MethodologyRevisionIn(_TypeIn):
-    code = ma.fields.String(required=True, validate=CODE)
+    type = _type("methodology_revision")
+    code = ma.fields.String(required=True, validate=CODE, metadata=ex("SIP-M-TRANSIT"))
     title = ma.fields.String(validate=v.Length(min=1, max=200))
-    parameters = ma.fields.Dict()
+    parameters = ma.fields.Dict(metadata=PARAMETERS)
     documents = ma.fields.List(ma.fields.Nested(DocumentIn), validate=v.Length(min=1, max=50))
-    changes = ma.fields.String(required=True, validate=TEXT)
+    changes = ma.fields.String(
+        required=True, validate=TEXT, metadata=ex("更新公交排放因子。", "What changes, and why.")
+    )
 
     @ma.validates_schema
     def _changes_something(self, data, **kwargs):
@@ -85,10 +116,12 @@ class _RegistrationIn(_TypeIn):
 
 
 class ScenarioApplicationIn(_RegistrationIn):
+    type = _type("scenario")
     activity_types = ma.fields.List(
         ma.fields.String(validate=v.Regexp(r"^[a-z][a-z0-9_]{0,39}$")),
         required=True,
         validate=v.Length(min=1, max=20),
+        metadata=ex(["metro"]),
     )
     daily_cap_g = ma.fields.Integer(required=True, strict=True, validate=v.Range(min=1, max=10**9))
     window_days = ma.fields.Integer(required=True, strict=True, validate=v.Range(min=1, max=366))
@@ -96,18 +129,23 @@ class ScenarioApplicationIn(_RegistrationIn):
 
 
 class ProjectApplicationIn(_RegistrationIn):
-    sector = ma.fields.String(validate=v.Length(min=1, max=60))
-    location = ma.fields.String(validate=v.Length(min=1, max=200))
+    type = _type("project")
+    sector = ma.fields.String(validate=v.Length(min=1, max=60), metadata=ex("energy"))
+    location = ma.fields.String(
+        validate=v.Length(min=1, max=200), metadata=ex("苏州工业园区星湖街")
+    )
     started_on = ma.fields.Date()
 
 
 class DeregistrationApplicationIn(_TypeIn):
+    type = _type("deregistration")
     subject_code = ma.fields.String(required=True, validate=CODE)
-    reason = ma.fields.String(required=True, validate=TEXT)
+    reason = ma.fields.String(required=True, validate=TEXT, metadata=ex("项目已停止运行。"))
 
 
 class IssuanceApplicationIn(_TypeIn):
-    project_code = ma.fields.String(required=True, validate=CODE)
+    type = _type("issuance")
+    project_code = ma.fields.String(required=True, validate=CODE, metadata=ex("SIP-P-SOLAR"))
     period_start = ma.fields.Date(required=True)
     period_end = ma.fields.Date(required=True)
     amount_g = ma.fields.Integer(required=True, strict=True, validate=v.Range(min=1, max=10**15))
@@ -150,17 +188,21 @@ class ApplicationIn(ma.Schema):
 
 
 def application_body_doc() -> dict:
-    """The request body in the OpenAPI document: one of the type schemas."""
+    """The request body in the OpenAPI document: one of the type schemas (each a
+    component named after its class), told apart by `type`."""
     return {
         "required": True,
         "content": {
             "application/json": {
                 "schema": {
-                    "oneOf": [
-                        {"$ref": f"#/components/schemas/{s.__name__.removesuffix('In')}"}
-                        for s in BY_TYPE.values()
-                    ],
-                    "discriminator": {"propertyName": "type"},
+                    "oneOf": list(BY_TYPE.values()),
+                    "discriminator": {
+                        "propertyName": "type",
+                        "mapping": {
+                            name: f"#/components/schemas/{schema.__name__}"
+                            for name, schema in BY_TYPE.items()
+                        },
+                    },
                 }
             }
         },
@@ -174,9 +216,9 @@ class ApplicationQuery(PageArgs):
 
 class EventOut(ma.Schema):
     at = LocalDateTime(required=True)
-    action = ma.fields.String(required=True)
-    status = ma.fields.String(required=True)
-    role = ma.fields.String(required=True)
+    action = ma.fields.String(required=True, metadata=ex("accept"))
+    status = ma.fields.String(required=True, metadata=ex("accepted", "The status it led to."))
+    role = ma.fields.String(required=True, metadata=ex("reviewer", "Who took the step."))
     note = ma.fields.String(allow_none=True)
 
 
@@ -187,8 +229,8 @@ class NoticeOut(ma.Schema):
 
 class PublicObjectionOut(ma.Schema):
     reference = ma.fields.String(required=True)
-    status = ma.fields.String(required=True)
-    outcome = ma.fields.String(allow_none=True)
+    status = ma.fields.String(required=True, metadata=ex("open", "open, upheld or dismissed"))
+    outcome = ma.fields.String(allow_none=True, metadata=ex(None, "The published outcome."))
 
 
 class OrganizationRef(ma.Schema):
@@ -204,19 +246,47 @@ def _notice(app) -> dict | None:
     return {"starts_at": app.notice_starts_at, "ends_at": app.notice_ends_at}
 
 
+APPLICATION_STATUS = ex("in_notice", ", ".join(STATUSES))
+NOTICE = ex(
+    {"starts_at": "2026-05-06T00:00:00+08:00", "ends_at": "2026-05-14T00:00:00+08:00"},
+    "The public notice (null: none yet).",
+    type="object",
+    properties={
+        "starts_at": {"type": "string", "format": "date-time"},
+        "ends_at": {"type": "string", "format": "date-time"},
+    },
+)
+RESULT = ex(
+    {"type": "project", "id": 3},
+    "What approval published (null: nothing yet).",
+    type="object",
+    properties={"type": {"type": "string"}, "id": {"type": "integer"}},
+)
+ALLOWED = ex(
+    ["decide", "withdraw"],
+    "The steps the application can take now.",
+    type="array",
+    items={"type": "string"},
+)
+SUBJECT = ex(
+    {"code": "SIP-P-SOLAR", "title": "园区屋顶光伏项目", "methodology": "SIP-M-PV"},
+    "The application's fields as submitted (per type).",
+)
+
+
 class ApplicationOut(ma.Schema):
     id = ma.fields.Integer(required=True)
-    type = ma.fields.String(required=True)
-    status = ma.fields.String(required=True)
-    subject = ma.fields.Dict(required=True)
+    type = ma.fields.String(required=True, metadata=ex("project", ", ".join(TYPES)))
+    status = ma.fields.String(required=True, metadata=APPLICATION_STATUS)
+    subject = ma.fields.Dict(required=True, metadata=SUBJECT)
     subject_code = ma.fields.String()
     subject_title = ma.fields.String()
     history = ma.fields.List(ma.fields.Nested(EventOut), attribute="events", required=True)
-    notice = ma.fields.Method("_notice_of", allow_none=True)
+    notice = ma.fields.Method("_notice_of", allow_none=True, metadata=NOTICE)
     objections = ma.fields.List(ma.fields.Nested(PublicObjectionOut), required=True)
-    decision_reasons = ma.fields.String(allow_none=True)
-    result = ma.fields.Method("_result_of", allow_none=True)
-    allowed = ma.fields.Method("_allowed_of")
+    decision_reasons = ma.fields.String(allow_none=True, metadata=ex(None))
+    result = ma.fields.Method("_result_of", allow_none=True, metadata=RESULT)
+    allowed = ma.fields.Method("_allowed_of", metadata=ALLOWED)
     created_at = LocalDateTime()
 
     def _notice_of(self, app):
@@ -236,7 +306,9 @@ class ApplicationOut(ma.Schema):
 class OpinionOut(ma.Schema):
     id = ma.fields.Integer(required=True)
     expert_id = ma.fields.Integer(required=True)
-    conclusion = ma.fields.String(required=True)
+    conclusion = ma.fields.String(
+        required=True, metadata=ex("approve", "approve, reject or revise")
+    )
     text = ma.fields.String(required=True)
     created_at = LocalDateTime(required=True)
 
@@ -253,7 +325,24 @@ class StaffApplicationOut(ApplicationOut):
     applicant = ma.fields.Nested(OrganizationRef, attribute="organization", allow_none=True)
     opinions = ma.fields.List(ma.fields.Nested(OpinionOut), required=True)
     objections = ma.fields.List(ma.fields.Nested(StaffObjectionOut), required=True)
-    history = ma.fields.Method("_history")
+    history = ma.fields.Method(
+        "_history",
+        metadata=ex(
+            [
+                {
+                    "at": "2026-05-06T10:00:00+08:00",
+                    "action": "accept",
+                    "status": "accepted",
+                    "role": "reviewer",
+                    "note": None,
+                    "actor": "staff:3",
+                }
+            ],
+            "Every step, with who took it.",
+            type="array",
+            items={"type": "object"},
+        ),
+    )
 
     def _history(self, app):
         return [{**EventOut().dump(e), "actor": e.actor} for e in app.events]
@@ -261,8 +350,8 @@ class StaffApplicationOut(ApplicationOut):
 
 class CreatedOut(ma.Schema):
     id = ma.fields.Integer(required=True)
-    type = ma.fields.String(required=True)
-    status = ma.fields.String(required=True)
+    type = ma.fields.String(required=True, metadata=ex("project"))
+    status = ma.fields.String(required=True, metadata=ex("submitted"))
 
 
 class PreReviewIn(ma.Schema):
@@ -287,7 +376,7 @@ class DecisionIn(ma.Schema):
 
 class NoticeDatesOut(ma.Schema):
     notice = ma.fields.Nested(NoticeOut, required=True)
-    status = ma.fields.String(required=True)
+    status = ma.fields.String(required=True, metadata=ex("in_notice"))
 
 
 class PublicNoticeQuery(PageArgs):
@@ -296,17 +385,20 @@ class PublicNoticeQuery(PageArgs):
 
 class PublicNoticeOut(ma.Schema):
     id = ma.fields.Integer(required=True)
-    application_type = ma.fields.String(attribute="type", required=True)
+    application_type = ma.fields.String(
+        attribute="type", required=True, metadata=ex("project", ", ".join(TYPES))
+    )
     subject_code = ma.fields.String(required=True)
     subject_title = ma.fields.String(required=True)
     organization_name = ma.fields.Function(
         lambda a: a.organization.name if a.organization else "苏州工业园区碳普惠服务中心",
         required=True,
+        metadata=ex("园区示范能源有限公司", "The applicant.", type="string"),
     )
     starts_at = LocalDateTime(attribute="notice_starts_at", required=True)
     ends_at = LocalDateTime(attribute="notice_ends_at", required=True)
-    status = ma.fields.String(required=True)
-    subject = ma.fields.Dict()
+    status = ma.fields.String(required=True, metadata=APPLICATION_STATUS)
+    subject = ma.fields.Dict(metadata=SUBJECT)
     objections = ma.fields.List(ma.fields.Nested(PublicObjectionOut), required=True)
 
 
@@ -317,7 +409,7 @@ class ObjectionIn(ma.Schema):
 
 class ObjectionRefOut(ma.Schema):
     reference = ma.fields.String(required=True)
-    status = ma.fields.String(required=True)
+    status = ma.fields.String(required=True, metadata=ex("open"))
 
 
 class ResolveIn(ma.Schema):
@@ -349,7 +441,7 @@ class ObjectionQuery(PageArgs):
 class DeregisteredOut(ma.Schema):
     code = ma.fields.String(required=True)
     title = ma.fields.String(required=True)
-    status = ma.fields.String(required=True)
+    status = ma.fields.String(required=True, metadata=ex("deregistered"))
     deregistered_at = LocalDateTime(allow_none=True)
-    deregistration_cause = ma.fields.String(allow_none=True)
-    deregistration_reasons = ma.fields.String(allow_none=True)
+    deregistration_cause = ma.fields.String(allow_none=True, metadata=ex("project_ended"))
+    deregistration_reasons = ma.fields.String(allow_none=True, metadata=ex("项目已停止运行。"))

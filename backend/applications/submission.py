@@ -14,9 +14,10 @@ from backend.applications.models import Application
 from backend.applications.workflow import FINAL
 from backend.audit import log as audit
 from backend.db import db, utcnow
-from backend.errors import Conflict, Invalid, NotFound
+from backend.errors import Conflict, Invalid, NotFound, integer, text
 from backend.registry import assets
 from backend.registry.models import Methodology, Organization, Project, Scenario
+from backend.registry.organizations import OrganizationNotFound
 
 
 class CodeTaken(Conflict):
@@ -29,6 +30,11 @@ class MethodologyNotFound(NotFound):
 
 class MethodologyRetired(Conflict):
     code, title = "methodology_retired", "The methodology version is retired"
+    extras = {
+        "retired_at": text(
+            "When it was retired.", "2026-03-01T10:00:00+08:00", format="date-time", nullable=True
+        )
+    }
 
 
 class SubjectNotFound(NotFound):
@@ -41,6 +47,7 @@ class AlreadyPending(Conflict):
 
 class IssuancePeriodOverlap(Conflict):
     code, title = "issuance_period_overlap", "Overlaps an issued or pending period"
+    extras = {"application_id": integer("The application whose period it overlaps.", 12)}
 
 
 def _pending(app_type: str, code: str) -> Application | None:
@@ -198,7 +205,7 @@ def _stored(data: dict) -> dict:
 def submit(org_id: int, data: dict, *, actor: str) -> Application:
     org = db.session.get(Organization, org_id)
     if org is None:
-        raise NotFound("No such organisation.", code="organization_not_found")
+        raise OrganizationNotFound("No such organisation.")
     kind = data["type"]
     checks = {
         "methodology": lambda: _check_methodology(data),

@@ -15,7 +15,7 @@ action is 409 `step_not_allowed`, naming the actions the current status allows.
 
 from __future__ import annotations
 
-from backend.errors import Conflict
+from backend.errors import CURRENT_STATUS, Conflict
 
 FULL_TYPES = frozenset({"methodology", "methodology_revision", "scenario", "project"})
 SHORT_TYPES = frozenset({"deregistration", "issuance"})
@@ -43,6 +43,14 @@ FINAL = frozenset({"returned", "approved", "rejected", "withdrawn"})
 
 class StepNotAllowed(Conflict):
     code, title = "step_not_allowed", "This step is not allowed now"
+    extras = CURRENT_STATUS | {
+        "allowed": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "The steps the application can take now.",
+            "example": ["withdraw"],
+        }
+    }
 
 
 def _table(app_type: str) -> dict[tuple[str, str], str]:
@@ -70,7 +78,7 @@ def next_status(app_type: str, status: str, action: str) -> str:
         raise StepNotAllowed(
             f"A {app_type} application that is {status} cannot take '{action}'"
             + (f"; it can take: {', '.join(allowed)}." if allowed else "; it is closed."),
-            extra={"status": status, "allowed": allowed},
+            extra={"current_status": status, "allowed": allowed},
         )
     return target
 

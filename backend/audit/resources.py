@@ -5,7 +5,7 @@ from __future__ import annotations
 from backend.audit import log
 from backend.audit import schemas as s
 from backend.audit.models import AuditRecord
-from backend.auth.guards import BEARER, require
+from backend.auth.guards import require
 from backend.auth.roles import ADMIN, AUDITOR
 from backend.http import Blueprint, page_schema
 
@@ -16,7 +16,6 @@ AuditPage = page_schema(s.AuditRecordOut, "AuditPage")
 
 
 @blp.route("/audit", methods=["GET"])
-@blp.doc(security=BEARER)
 @require("staff", roles=(AUDITOR, ADMIN))
 @blp.arguments(s.AuditQuery, location="query")
 @blp.response(200, AuditPage)

@@ -18,10 +18,15 @@ from backend.registry import organizations, scenarios
 from backend.registry.models import Scenario
 
 
-def _new_client(organization_id: int, scenario_id: int) -> tuple[OperatorClient, str]:
-    secret = new_secret()
+def _new_client(
+    organization_id: int,
+    scenario_id: int,
+    client_id: str | None = None,
+    secret: str | None = None,
+) -> tuple[OperatorClient, str]:
+    secret = secret or new_secret()
     client = OperatorClient(
-        client_id="op_" + new_secret(12),
+        client_id=client_id or "op_" + new_secret(12),
         secret_hash=sha256(secret),
         organization_id=organization_id,
         scenario_id=scenario_id,
@@ -58,9 +63,16 @@ def client_token(client_id: str, client_secret: str) -> dict:
     return {"access_token": token, "token_type": "Bearer", "expires_in": cfg.access_seconds}
 
 
-def create_for_scenario(organization_id: int, scenario_code: str) -> dict:
+def create_for_scenario(
+    organization_id: int,
+    scenario_code: str,
+    *,
+    client_id: str | None = None,
+    secret: str | None = None,
+) -> dict:
     """A client for `scenario_code`, run by operator `organization_id`; the secret is in
-    the answer and nowhere else."""
+    the answer and nowhere else. (`client_id` and `secret`: given ones, for the demo's
+    published logins; otherwise random.)"""
     org = organizations.get_of_kind(organization_id, "operator")
     scenario = db.session.execute(
         select(Scenario).where(Scenario.code == scenario_code)
@@ -70,7 +82,7 @@ def create_for_scenario(organization_id: int, scenario_code: str) -> dict:
     scenarios.require_registered(scenario.id)
     if scenario.operator_id != org.id:
         raise Invalid(errors={"scenario_code": ["The scenario is run by another operator."]})
-    client, secret = _new_client(org.id, scenario.id)
+    client, secret = _new_client(org.id, scenario.id, client_id, secret)
     audit.record(
         "operator_client.create",
         "operator_client",

@@ -5,17 +5,16 @@ actor on the session for the audit log.
 `require("staff", roles=(ADMIN, AUDITOR))` names the staff roles a route admits: no
 role is a superuser, and a staff route without roles is refused when it is declared.
 The guard runs before the body is parsed (put it above `@blp.arguments`), so a caller
-who may not call a route learns nothing from it but 403. The roles (and the kinds of
-caller) are written into the OpenAPI document: `x-roles`, `x-callers`, and a line of
-the operation's description."""
+who may not call a route learns nothing from it but 403, which names the callers and
+roles the route admits (`callers`, `roles`). The guard records the kinds and roles on
+the view (`x-callers`, `x-roles`, `security`); the OpenAPI document derives from them
+who may call each operation and its 401 and 403 answers (`backend.apidoc`)."""
 
 from __future__ import annotations
 
 import functools
-from copy import deepcopy
 
 from flask import g, request
-from flask_smorest.utils import deepupdate, load_info_from_docstring
 
 from backend.audit.context import Actor, set_actor
 from backend.auth import roles as staff_roles
@@ -23,9 +22,42 @@ from backend.auth import subjects
 from backend.auth.tokens import Principal, config_from_app, read_access
 from backend.db import db
 from backend.errors import Forbidden, Unauthorized
+from backend.http import annotate
 
 BEARER = [{"bearerAuth": []}]
 KINDS = ("resident", "staff", "merchant", "org", "operator")
+# How a 403 names the callers a route is for.
+CALLER_NAMES = {
+    "resident": "residents",
+    "staff": "service-centre staff",
+    "merchant": "merchants' staff",
+    "org": "organisation users",
+    "operator": "operator clients",
+}
+
+
+class MissingToken(Unauthorized):
+    code, title = "missing_token", "A bearer token is required"
+
+
+class NotForCaller(Forbidden):
+    """A caller of another kind, or staff without one of the route's roles (code
+    `forbidden`, as every 403 of the guard), told which callers and roles it needs."""
+
+    extras = {
+        "callers": {
+            "type": "array",
+            "items": {"type": "string", "enum": list(KINDS)},
+            "description": "The kinds of caller the route admits.",
+            "example": ["staff"],
+        },
+        "roles": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "For staff: the roles the route admits (any one of them).",
+            "example": ["finance", "auditor"],
+        },
+    }
 
 
 def current_principal() -> Principal:
@@ -36,19 +68,32 @@ def _authenticate() -> Principal:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("A bearer token is required.", code="missing_token")
+        raise MissingToken("A bearer token is required.")
     return read_access(config_from_app(), token.strip())
 
 
-def _document(wrapper, fn, kinds: tuple[str, ...], roles: tuple[str, ...]) -> None:
-    info = load_info_from_docstring(fn.__doc__ or "")
-    line = f"Staff roles: {', '.join(roles)}." if roles else f"Callers: {', '.join(kinds)}."
-    description = "\n\n".join(p for p in (info.get("description"), line) if p)
-    doc: dict = {"security": BEARER, "x-callers": list(kinds), "description": description}
-    if roles:
-        doc["x-roles"] = list(roles)
-    wrapper._apidoc = deepcopy(getattr(wrapper, "_apidoc", {}))
-    wrapper._apidoc["manual_doc"] = deepupdate(deepcopy(wrapper._apidoc.get("manual_doc", {})), doc)
+def _admitted(kinds: tuple[str, ...]) -> set[str]:
+    # a merchant's till login is an organisation user too
+    return set(kinds) | ({"merchant"} if "org" in kinds else set())
+
+
+def _not_for(kind: str, kinds: tuple[str, ...], roles: tuple[str, ...]) -> NotForCaller:
+    names = " or ".join(CALLER_NAMES[k] for k in kinds)
+    return NotForCaller(
+        f"This route is for {names}; this token is of a {kind}.",
+        extra={"callers": list(kinds), "roles": list(roles)},
+    )
+
+
+def _role_needed(held: tuple[str, ...], kinds, roles: tuple[str, ...]) -> NotForCaller:
+    if len(roles) == 1:
+        need = f"the staff role {roles[0]}"
+    else:
+        need = "one of the staff roles " + ", ".join(roles)
+    return NotForCaller(
+        f"This route needs {need}; this login holds {', '.join(held) or 'no role'}.",
+        extra={"callers": list(kinds), "roles": list(roles)},
+    )
 
 
 def require(*kinds: str, roles: tuple[str, ...] = ()):
@@ -68,16 +113,14 @@ def require(*kinds: str, roles: tuple[str, ...] = ()):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             claimed = _authenticate()
-            # a merchant's till login is an organisation user too
-            admitted = set(kinds) | ({"merchant"} if "org" in kinds else set())
-            if claimed.kind not in admitted:
-                raise Forbidden("This role may not call this route.")
+            if claimed.kind not in _admitted(kinds):
+                raise _not_for(claimed.kind, kinds, roles)
             principal = subjects.load(claimed)
             acting: tuple[str, ...] = ()
             if principal.kind == "staff":
                 acting = tuple(r for r in roles if r in principal.roles)
                 if not acting:
-                    raise Forbidden("This staff role may not call this route.")
+                    raise _role_needed(principal.roles, kinds, roles)
             org_kinds = {"merchant", "org", "operator"}
             if principal.kind in org_kinds and principal.organization_id is None:
                 raise Forbidden("This token is bound to no organisation.")
@@ -88,7 +131,9 @@ def require(*kinds: str, roles: tuple[str, ...] = ()):
             )
             return fn(*args, **kwargs)
 
-        _document(wrapper, fn, kinds, roles)
-        return wrapper
+        doc: dict = {"security": BEARER, "x-callers": list(kinds)}
+        if roles:
+            doc["x-roles"] = list(roles)
+        return annotate(wrapper, doc)
 
     return decorator

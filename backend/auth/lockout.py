@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from limits.storage import MemoryStorage
 
-from backend.errors import ApiError
+from backend.errors import ApiError, integer
 from backend.extensions import limiter
 from backend.runtime import setting
 
@@ -39,6 +39,7 @@ def _storage(op: Callable):
 
 class LoginLocked(ApiError):
     status, code, title = 429, "login_locked", "Too many failed logins"
+    extras = {"retry_after": integer("Seconds until the login may be tried again.", 60)}
 
 
 def now() -> int:

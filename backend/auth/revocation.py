@@ -18,6 +18,10 @@ from backend.db import db, utcnow
 from backend.errors import Conflict, NotFound
 
 
+class OperatorClientNotFound(NotFound):
+    code, title = "operator_client_not_found", "No such operator client"
+
+
 class CannotDisableSelf(Conflict):
     code, title = "cannot_disable_self", "Staff cannot disable their own login"
 
@@ -89,7 +93,7 @@ def _lock_client(client_id: str) -> OperatorClient:
         .execution_options(populate_existing=True)
     ).scalar_one_or_none()
     if client is None:
-        raise NotFound("No such operator client.", code="operator_client_not_found")
+        raise OperatorClientNotFound("No such operator client.")
     return client
 
 

@@ -20,6 +20,10 @@ from backend.errors import Unauthorized
 from backend.runtime import setting
 
 
+class BadRefreshToken(Unauthorized):
+    code, title = "bad_refresh_token", "The refresh token is not valid"
+
+
 class BadCredentials(Unauthorized):
     code, title = "bad_credentials", "Wrong login or password"
 
@@ -73,7 +77,7 @@ def refresh(token: str) -> dict:
     ).scalar_one_or_none()
     now = utcnow()
     if row is None or row.revoked_at is not None or row.expires_at <= now:
-        raise Unauthorized("The refresh token is not valid.", code="bad_refresh_token")
+        raise BadRefreshToken("The refresh token is not valid.")
     if row.spent_at is not None:
         _revoke_family(row.family_id)
         raise RefreshReused("This refresh token was used before; its sessions are revoked.")
@@ -87,7 +91,7 @@ def refresh(token: str) -> dict:
         raise RefreshReused("This refresh token was used before; its sessions are revoked.")
     user = db.session.get(User, row.user_id)
     if user is None or not user.active:
-        raise Unauthorized("The refresh token is not valid.", code="bad_refresh_token")
+        raise BadRefreshToken("The refresh token is not valid.")
     refuse_frozen(user)
     return _issue_pair(user, row.family_id)
 

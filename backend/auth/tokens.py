@@ -15,6 +15,14 @@ from backend.db import utcnow
 from backend.errors import Unauthorized
 
 
+class TokenExpired(Unauthorized):
+    code, title = "token_expired", "The access token has expired"
+
+
+class BadToken(Unauthorized):
+    code, title = "bad_token", "The access token is not valid"
+
+
 @dataclass(frozen=True)
 class Principal:
     kind: str  # resident | staff | merchant | org | operator
@@ -71,23 +79,23 @@ def read_access(cfg: TokenConfig, token: str) -> Principal:
             options={"require": ["exp", "iat", "iss", "aud", "sub"]},
         )
     except jwt.ExpiredSignatureError as exc:
-        raise Unauthorized("The token has expired.", code="token_expired") from exc
+        raise TokenExpired("The token has expired.") from exc
     except jwt.PyJWTError as exc:
-        raise Unauthorized("The token is not valid.", code="bad_token") from exc
+        raise BadToken("The token is not valid.") from exc
     kind = claims.get("role")
     if kind not in {"resident", "staff", "merchant", "org", "operator"}:
-        raise Unauthorized("The token is not valid.", code="bad_token")
+        raise BadToken("The token is not valid.")
     sub = claims["sub"]
     try:
         ident: int | str = sub if kind == "operator" else int(sub)
     except ValueError as exc:
-        raise Unauthorized("The token is not valid.", code="bad_token") from exc
+        raise BadToken("The token is not valid.") from exc
     roles = claims.get("roles") or []
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
-        raise Unauthorized("The token is not valid.", code="bad_token")
+        raise BadToken("The token is not valid.")
     gen = claims.get("gen", 0)
     if type(gen) is not int:
-        raise Unauthorized("The token is not valid.", code="bad_token")
+        raise BadToken("The token is not valid.")
     return Principal(
         kind=kind,
         id=ident,

@@ -13,9 +13,22 @@ from backend.auth.passwords import hash_password
 from backend.auth.phones import is_phone, mask, phone_hash
 from backend.auth.tokens import Principal
 from backend.db import db
-from backend.errors import Conflict, Invalid, NotFound
+from backend.errors import Conflict, Invalid, NotFound, register
 from backend.registry import organizations
 from backend.runtime import setting
+
+
+class PhoneTaken(Conflict):
+    code, title = "phone_taken", "The phone number is registered already"
+
+
+class LoginTaken(Conflict):
+    code, title = "login_taken", "The login is taken"
+
+
+# `{kind}_not_found` for a user id of another kind, or of none
+for _kind in ("staff", "merchant", "org", "resident"):
+    register(404, f"{_kind}_not_found", f"No such {_kind}")
 
 
 def principal_of(user: User) -> Principal:
@@ -33,7 +46,7 @@ def register_resident(phone: str, password: str, display_name: str | None) -> Us
         raise Invalid(errors={"phone": ["Not a mainland mobile number."]})
     key = phone_hash(phone, setting("PII_KEY"))
     if db.session.execute(select(User.id).where(User.phone_hash == key)).first():
-        raise Conflict("This phone number is registered already.", code="phone_taken")
+        raise PhoneTaken("This phone number is registered already.")
     user = User(
         kind="resident",
         phone_hash=key,
@@ -64,7 +77,7 @@ def create_login_user(
     elif roles:
         raise Invalid(errors={"roles": ["Only staff logins have roles."]})
     if db.session.execute(select(User.id).where(User.login == login)).first():
-        raise Conflict("This login is taken.", code="login_taken")
+        raise LoginTaken("This login is taken.")
     user = User(
         kind=kind,
         login=login,

@@ -39,7 +39,7 @@ def public_keys():
 
 @blp.route("/certificates/<string:number>", methods=["GET"])
 @blp.response(200, s.CertificateOut)
-@blp.alt_response(404, description="certificate_not_found")
+@blp.problems(404, "certificate_not_found")
 def get_certificate(number):
     """A certificate: its fields, the signed document (RFC 8785 + Ed25519; check it with
     `/public/keys`), the verify page's address, and the current state of its serials."""
@@ -67,9 +67,14 @@ def get_certificate(number):
 
 @blp.route("/certificates/<string:number>.pdf", methods=["GET"])
 @blp.doc(
-    responses={"200": {"description": "The printable PDF", "content": {"application/pdf": {}}}}
+    responses={
+        200: {
+            "description": "The printable PDF",
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    }
 )
-@blp.alt_response(404, description="certificate_not_found")
+@blp.problems(404, "certificate_not_found")
 def certificate_pdf(number):
     """The printable certificate (A4 PDF, Chinese and English) with a QR code of its
     verify page."""

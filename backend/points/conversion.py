@@ -10,6 +10,10 @@ from backend.ledger import Account, AccountKind, InsufficientBalance, Leg, accou
 from backend.registry.rate import Rate, current_rate
 
 
+class BelowOnePoint(Invalid):
+    code, title = "below_one_point", "Too few grams for one point"
+
+
 class InsufficientReductions(Conflict):
     code, title = "insufficient_reductions", "Not enough reductions"
 
@@ -69,9 +73,8 @@ def convert(
     rate = current_rate()
     taken, points, legs = conversion_legs(grams, rate, accounts)
     if taken == 0:
-        raise Invalid(
+        raise BelowOnePoint(
             f"{grams} g buys no whole point at the current rate.",
-            code="below_one_point",
             errors={"reductions_g": ["Too few grams for one point."]},
         )
     try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backend.auth.guards import BEARER, current_principal, require
+from backend.auth.guards import current_principal, require
 from backend.http import Blueprint
 from backend.idempotency import idempotent, request_token
 from backend.points import schemas as s
@@ -15,12 +15,12 @@ blueprints = [blp]
 
 
 @blp.route("/conversions", methods=["POST"])
-@blp.doc(security=BEARER)
 @require("resident")
 @idempotent
 @blp.arguments(s.ConversionIn)
 @blp.response(201, s.ConversionOut)
-@blp.alt_response(409, description="insufficient_reductions")
+@blp.problems(409, "insufficient_reductions", "no_conversion_rule", "account_frozen")
+@blp.problems(422, "below_one_point")
 def conversion(body):
     """Convert reductions to points at the platform rate (send an Idempotency-Key)."""
     p = current_principal()

@@ -42,6 +42,11 @@ from backend.reconciliation.models import ReconciliationReport
 from backend.registry.rate import NoRate, current_rate
 from jobs import job
 
+
+class ReportNotFound(NotFound):
+    code, title = "report_not_found", "No such stored report"
+
+
 log = logging.getLogger("backend.reconciliation")
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # a report belongs to its Asia/Shanghai day
 
@@ -396,7 +401,7 @@ def stored() -> Select:
 def get_stored(report_id: int) -> ReconciliationReport:
     row = db.session.get(ReconciliationReport, report_id)
     if row is None:
-        raise NotFound("No such report.", code="report_not_found")
+        raise ReportNotFound("No such report.")
     return row
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backend.auth.guards import BEARER, require
+from backend.auth.guards import require
 from backend.auth.roles import AUDITOR, FINANCE
 from backend.http import Blueprint, PageArgs, page_schema
 from backend.reconciliation import report
@@ -21,7 +21,6 @@ StoredReportPage = page_schema(s.StoredReportOut, "StoredReportPage")
 
 
 @blp.route("/reconciliation", methods=["GET"])
-@blp.doc(security=BEARER)
 @require("staff", roles=(FINANCE, AUDITOR))
 @blp.response(200, s.ReconciliationOut)
 def reconcile():
@@ -30,7 +29,6 @@ def reconcile():
 
 
 @blp.route("/reconciliation/reports", methods=["GET"])
-@blp.doc(security=BEARER)
 @require("staff", roles=(FINANCE, AUDITOR))
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, StoredReportPage)
@@ -41,10 +39,9 @@ def list_reports(args):
 
 
 @blp.route("/reconciliation/reports/<int:report_id>", methods=["GET"])
-@blp.doc(security=BEARER)
 @require("staff", roles=(FINANCE, AUDITOR))
 @blp.response(200, s.StoredReportFullOut)
-@blp.alt_response(404, description="report_not_found")
+@blp.problems(404, "report_not_found")
 def get_report(report_id):
     """One stored report, in full."""
     return report.get_stored(report_id)

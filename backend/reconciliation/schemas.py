@@ -4,37 +4,49 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from backend.http import LocalDateTime
+from backend.http import LocalDateTime, ex
+
+NONE = ex([], "The offending rows; empty when the books are right.")
 
 
 class UnitSum(ma.Schema):
-    sum = ma.fields.Integer(required=True)
-    postings_sum = ma.fields.Integer()
+    sum = ma.fields.Integer(required=True, metadata=ex(0, "The sum of every balance (0)."))
+    postings_sum = ma.fields.Integer(metadata=ex(0, "The sum of every posting (0)."))
 
 
 class ReconciliationOut(ma.Schema):
     as_of = LocalDateTime(required=True)
-    units = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(UnitSum))
-    points_outstanding = ma.fields.Integer(required=True)
+    units = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Nested(UnitSum),
+        metadata=ex({"g": {"sum": 0, "postings_sum": 0}, "pt": {"sum": 0, "postings_sum": 0}}),
+    )
+    points_outstanding = ma.fields.Integer(
+        required=True, metadata=ex(5200, "Points held by residents, merchants and escrow.")
+    )
     points_backing_g = ma.fields.Integer(required=True)
-    points_per_kg = ma.fields.Integer(allow_none=True, required=True)
-    points_backed = ma.fields.Boolean()
-    negative_accounts = ma.fields.List(ma.fields.Dict(), required=True)
-    balance_mismatches = ma.fields.List(ma.fields.Dict(), required=True)
-    escrow_mismatches = ma.fields.List(ma.fields.Dict())
-    merchant_mismatches = ma.fields.List(ma.fields.Dict())
-    order_offenders = ma.fields.List(ma.fields.Dict())
-    orphan_order_entries = ma.fields.List(ma.fields.Dict())
-    settlement_offenders = ma.fields.List(ma.fields.Dict())
-    block_mismatches = ma.fields.List(ma.fields.Dict())
-    block_state_offenders = ma.fields.List(ma.fields.Dict())
-    issued_mismatches = ma.fields.List(ma.fields.Dict())
-    reservation_offenders = ma.fields.List(ma.fields.Dict())
-    overlapping_blocks = ma.fields.List(ma.fields.Dict())
-    orders_pending = ma.fields.Integer()
-    orders_fulfilled = ma.fields.Integer(required=True)
-    orders_settled = ma.fields.Integer(required=True)
-    checks = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Boolean())
+    points_per_kg = ma.fields.Integer(allow_none=True, required=True, metadata=ex(1000))
+    points_backed = ma.fields.Boolean(metadata=ex(True))
+    negative_accounts = ma.fields.List(ma.fields.Dict(), required=True, metadata=NONE)
+    balance_mismatches = ma.fields.List(ma.fields.Dict(), required=True, metadata=NONE)
+    escrow_mismatches = ma.fields.List(ma.fields.Dict(), metadata=NONE)
+    merchant_mismatches = ma.fields.List(ma.fields.Dict(), metadata=NONE)
+    order_offenders = ma.fields.List(ma.fields.Dict(), metadata=NONE)
+    orphan_order_entries = ma.fields.List(ma.fields.Dict(), metadata=NONE)
+    settlement_offenders = ma.fields.List(ma.fields.Dict(), metadata=NONE)
+    block_mismatches = ma.fields.List(ma.fields.Dict(), metadata=NONE)
+    block_state_offenders = ma.fields.List(ma.fields.Dict(), metadata=NONE)
+    issued_mismatches = ma.fields.List(ma.fields.Dict(), metadata=NONE)
+    reservation_offenders = ma.fields.List(ma.fields.Dict(), metadata=NONE)
+    overlapping_blocks = ma.fields.List(ma.fields.Dict(), metadata=NONE)
+    orders_pending = ma.fields.Integer(metadata=ex(2))
+    orders_fulfilled = ma.fields.Integer(required=True, metadata=ex(5))
+    orders_settled = ma.fields.Integer(required=True, metadata=ex(4))
+    checks = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Boolean(),
+        metadata=ex({"units_balance": True, "points_backed": True}, "Each check: passed?"),
+    )
     ok = ma.fields.Boolean(required=True)
 
 
@@ -46,4 +58,6 @@ class StoredReportOut(ma.Schema):
 
 
 class StoredReportFullOut(StoredReportOut):
-    report = ma.fields.Dict(required=True)
+    report = ma.fields.Dict(
+        required=True, metadata=ex({"ok": True, "points_outstanding": 0}, "The whole report.")
+    )

@@ -16,13 +16,14 @@ from __future__ import annotations
 from sqlalchemy import Select, select
 
 from backend.db import db, dialect_insert, utcnow
-from backend.errors import Conflict
+from backend.errors import Conflict, integer
 from backend.ledger import Account
 from backend.reductions.models import SerialBlock, SerialCounter
 
 
 class InsufficientReductions(Conflict):
     code, title = "insufficient_reductions", "Not enough reductions"
+    extras = {"held_g": integer("The grams the organisation holds now.", 1200000)}
 
 
 def _open_serials(object_type: str, object_id: int, amount: int) -> int:

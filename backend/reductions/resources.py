@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Response, stream_with_context
 
-from backend.auth.guards import BEARER, current_principal, require
+from backend.auth.guards import current_principal, require
 from backend.auth.roles import AUDITOR, FINANCE
 from backend.http import Blueprint, page_schema
 from backend.idempotency import idempotent
@@ -46,7 +46,6 @@ def _actor() -> str:
 
 
 @org.route("/balance", methods=["GET"])
-@org.doc(security=BEARER)
 @require("org")
 @org.response(200, s.OrgBalanceOut)
 def balance():
@@ -55,12 +54,12 @@ def balance():
 
 
 @org.route("/transfers", methods=["POST"])
-@org.doc(security=BEARER)
 @require("org")
 @idempotent
 @org.arguments(s.TransferIn)
 @org.response(201, s.TransferOut)
-@org.alt_response(409, description="insufficient_reductions, account_frozen")
+@org.problems(409, "insufficient_reductions", "account_frozen")
+@org.problems(404, "organization_not_found")
 def propose_transfer(body):
     """Propose an agreement transfer to the buyer's credit code; the grams are reserved."""
     return transfers.propose(
@@ -69,7 +68,6 @@ def propose_transfer(body):
 
 
 @org.route("/transfers", methods=["GET"])
-@org.doc(security=BEARER)
 @require("org")
 @org.arguments(s.StatusQuery, location="query")
 @org.response(200, TransferPage)
@@ -80,43 +78,43 @@ def list_transfers(args):
 
 
 @org.route("/transfers/<int:transfer_id>", methods=["GET"])
-@org.doc(security=BEARER)
 @require("org")
 @org.response(200, s.TransferOut)
-@org.alt_response(404, description="transfer_not_found")
+@org.problems(404, "transfer_not_found")
 def get_transfer(transfer_id):
     """One transfer of the organisation's (as seller or buyer)."""
     return transfers.get_own(_org(), transfer_id)
 
 
 @org.route("/transfers/<int:transfer_id>/accept", methods=["POST"])
-@org.doc(security=BEARER)
 @require("org")
 @org.response(200, s.TransferOut)
-@org.alt_response(409, description="transfer_state")
+@org.problems(409, "transfer_state")
+@org.problems(404, "transfer_not_found")
+@org.problems(409, "account_frozen")
 def accept_transfer(transfer_id):
     """The buyer accepts a proposed transfer."""
     return transfers.accept(_org(), transfer_id, actor=_actor())
 
 
 @org.route("/transfers/<int:transfer_id>/cancel", methods=["POST"])
-@org.doc(security=BEARER)
 @require("org")
 @org.response(200, s.TransferOut)
-@org.alt_response(409, description="transfer_state")
+@org.problems(409, "transfer_state")
+@org.problems(404, "transfer_not_found")
 def cancel_transfer(transfer_id):
     """Either side cancels before execution; the seller's grams come back."""
     return transfers.cancel(_org(), transfer_id, actor=_actor())
 
 
 @org.route("/uses", methods=["POST"])
-@org.doc(security=BEARER)
 @require("org")
 @idempotent
 @org.arguments(s.UseIn)
 @org.response(201, s.UseOut)
-@org.alt_response(409, description="insufficient_reductions, account_frozen")
-@org.alt_response(422, description="offset_exceeds_emissions")
+@org.problems(409, "insufficient_reductions", "account_frozen")
+@org.problems(422, "offset_exceeds_emissions")
+@org.problems(404, "organization_not_found")
 def request_use(body):
     """Retire, offset, cancel or donate reductions; the grams are reserved until finance
     approves (a certificate is issued) or rejects."""
@@ -124,7 +122,6 @@ def request_use(body):
 
 
 @org.route("/uses", methods=["GET"])
-@org.doc(security=BEARER)
 @require("org")
 @org.arguments(s.StatusQuery, location="query")
 @org.response(200, UsePage)
@@ -135,17 +132,15 @@ def list_uses(args):
 
 
 @org.route("/uses/<int:use_id>", methods=["GET"])
-@org.doc(security=BEARER)
 @require("org")
 @org.response(200, s.UseOut)
-@org.alt_response(404, description="use_not_found")
+@org.problems(404, "use_not_found")
 def get_use(use_id):
     """One of the organisation's uses."""
     return uses.get_own(_org(), use_id)
 
 
 @staff.route("/transfers", methods=["GET"])
-@staff.doc(security=BEARER)
 @require("staff", roles=(FINANCE, AUDITOR))
 @staff.arguments(s.StatusQuery, location="query")
 @staff.response(200, TransferPage)
@@ -156,18 +151,18 @@ def staff_transfers(args):
 
 
 @staff.route("/transfers/<int:transfer_id>/execute", methods=["POST"])
-@staff.doc(security=BEARER)
 @require("staff", roles=(FINANCE,))
 @idempotent
 @staff.response(200, s.TransferOut)
-@staff.alt_response(409, description="transfer_state")
+@staff.problems(409, "transfer_state")
+@staff.problems(404, "transfer_not_found")
+@staff.problems(409, "account_frozen")
 def execute_transfer(transfer_id):
     """Execute an accepted transfer: blocks and grams move to the buyer."""
     return transfers.execute(transfer_id, actor=_actor())
 
 
 @staff.route("/uses", methods=["GET"])
-@staff.doc(security=BEARER)
 @require("staff", roles=(FINANCE, AUDITOR))
 @staff.arguments(s.StatusQuery, location="query")
 @staff.response(200, UsePage)
@@ -178,12 +173,14 @@ def staff_uses(args):
 
 
 @staff.route("/uses/<int:use_id>/approve", methods=["POST"])
-@staff.doc(security=BEARER)
 @require("staff", roles=(FINANCE,))
 @idempotent
 @staff.arguments(s.ApproveUseIn)
 @staff.response(200, s.UseOut)
-@staff.alt_response(409, description="use_decided")
+@staff.problems(409, "use_decided")
+@staff.problems(404, "use_not_found")
+@staff.problems(409, "account_frozen")
+@staff.problems(503, "signing_key_retired")
 def approve_use(body, use_id):
     """Approve a use: the grams go to the sink (or the recipient) and a certificate is
     issued; `beneficiary_name` fixes the public spelling of a new beneficiary."""
@@ -191,11 +188,11 @@ def approve_use(body, use_id):
 
 
 @staff.route("/uses/<int:use_id>/reject", methods=["POST"])
-@staff.doc(security=BEARER)
 @require("staff", roles=(FINANCE,))
 @staff.arguments(s.RejectUseIn)
 @staff.response(200, s.UseOut)
-@staff.alt_response(409, description="use_decided")
+@staff.problems(409, "use_decided")
+@staff.problems(404, "use_not_found")
 def reject_use(body, use_id):
     """Reject a use: the reserved grams come back to the owner."""
     return uses.reject(use_id, body["reasons"], actor=_actor())
@@ -204,17 +201,21 @@ def reject_use(body, use_id):
 def _register_list(name: str, row: type, key) -> None:
     page = page_schema(row, f"Registry{name.title()}Page")
 
-    @public.route(f"/{name}", methods=["GET"], endpoint=f"list_{name}")
+    @public.route(f"/{name}", methods=["GET"], endpoint=f"registry_{name}")
     @public.arguments(s.DisclosureQuery, location="query")
     @public.response(200, page)
     @public.doc(
         responses={
-            "200": {
+            200: {
                 "content": {"text/csv": {"schema": {"type": "string"}}},
                 "description": f"The {name}: a JSON page, or with ?format=csv the whole list",
             }
-        }
+        },
+        summary=f"The public list of {name}",
+        description=f"The public list of {name}: JSON pages, newest first (pass "
+        "`next_cursor` as `cursor`), or with `?format=csv` all of it as CSV.",
     )
+    @public.problems(400, "bad_cursor")
     def view(args):
         if args["format"] == "csv":
             return Response(
@@ -227,8 +228,6 @@ def _register_list(name: str, row: type, key) -> None:
     @public.cursor_page(key)
     def paged(args):
         return disclosure.query(name)
-
-    view.__doc__ = f"The public list of {name} (JSON pages; ?format=csv for all of it)."
 
 
 for _name, (_row, _key) in disclosure.LISTS.items():

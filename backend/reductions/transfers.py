@@ -10,7 +10,7 @@ from sqlalchemy import Select, or_, select
 
 from backend.audit import log as audit
 from backend.db import db, utcnow
-from backend.errors import Conflict, Invalid, NotFound
+from backend.errors import CURRENT_STATUS, Conflict, Invalid, NotFound
 from backend.ledger import AccountKind, Leg, account_for, post
 from backend.reductions import blocks
 from backend.reductions.models import Transfer
@@ -23,6 +23,7 @@ class TransferNotFound(NotFound):
 
 class TransferState(Conflict):
     code, title = "transfer_state", "The transfer is not in a state that allows this"
+    extras = CURRENT_STATUS
 
 
 def _lock(transfer_id: int) -> Transfer:
@@ -40,7 +41,7 @@ def _lock(transfer_id: int) -> Transfer:
 def _state(transfer: Transfer, *allowed: str) -> None:
     if transfer.status not in allowed:
         raise TransferState(
-            f"The transfer is {transfer.status}.", extra={"status": transfer.status}
+            f"The transfer is {transfer.status}.", extra={"current_status": transfer.status}
         )
 
 

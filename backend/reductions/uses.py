@@ -11,7 +11,7 @@ from sqlalchemy import Select, select
 from backend.audit import log as audit
 from backend.certificates import issuing
 from backend.db import db, utcnow
-from backend.errors import Conflict, Invalid, NotFound
+from backend.errors import CURRENT_STATUS, Conflict, Invalid, NotFound
 from backend.ledger import AccountKind, Leg, account_for, post
 from backend.reductions import beneficiaries, blocks
 from backend.reductions.models import Use
@@ -31,6 +31,7 @@ class UseNotFound(NotFound):
 
 class UseDecided(Conflict):
     code, title = "use_decided", "The use was decided already"
+    extras = CURRENT_STATUS
 
 
 class OffsetExceedsEmissions(Invalid):
@@ -108,7 +109,7 @@ def _lock(use_id: int) -> Use:
     if use is None:
         raise UseNotFound("No such use.")
     if use.status != "pending":
-        raise UseDecided(f"The use was {use.status} already.", extra={"status": use.status})
+        raise UseDecided(f"The use was {use.status} already.", extra={"current_status": use.status})
     return use
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from backend.db import db, utcnow
-from backend.errors import Conflict, Invalid
+from backend.errors import Conflict, Invalid, text
 from backend.registry.models import AssetClaim
 
 KINDS = ("meter", "plate", "station", "gec_project", "ccer_project", "other")
@@ -23,6 +23,15 @@ _SEPARATORS = re.compile(r"[\s\-_.·/]+")
 
 class AssetAlreadyRegistered(Conflict):
     code, title = "asset_already_registered", "An asset is registered already"
+    extras = {
+        "asset": {
+            "type": "object",
+            "properties": {"kind": {"type": "string"}, "id": {"type": "string"}},
+            "description": "The asset claimed twice, as sent.",
+            "example": {"kind": "plate", "id": "苏E 12345"},
+        },
+        "held_by": text("The code of the scenario or project that holds it.", "SIP-S-METRO"),
+    }
 
 
 def normalise(kind: str, raw: str) -> str:

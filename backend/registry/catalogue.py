@@ -24,6 +24,18 @@ from backend.registry.schemas import CatalogueIn
 from backend.runtime import setting
 
 
+class VersionImmutable(Conflict):
+    code, title = "methodology_version_immutable", "A published version never changes"
+
+
+class ScenarioOperator(Conflict):
+    code, title = "scenario_operator", "The scenario belongs to another operator"
+
+
+class RateChange(Conflict):
+    code, title = "rate_change_with_outstanding_points", "Points are outstanding"
+
+
 class WindowLongerThanRetention(Conflict):
     code, title = "window_longer_than_retention", "Window longer than the data retention"
 
@@ -129,10 +141,9 @@ def _load_methodology(i: int, data: dict, counts: Counter) -> None:
         and found.title == data["title"]
     )
     if not same:
-        raise Conflict(
+        raise VersionImmutable(
             f"Methodology {data['code']} {data['version']} is published with other content; "
-            "publish a new version instead.",
-            code="methodology_version_immutable",
+            "publish a new version instead."
         )
     counts["unchanged"] += 1
 
@@ -186,9 +197,7 @@ def _load_scenario(i: int, data: dict, counts: Counter) -> None:
         counts["created"] += 1
         return
     if found.operator_id != operator.id:
-        raise Conflict(
-            f"Scenario {data['code']} belongs to another operator.", code="scenario_operator"
-        )
+        raise ScenarioOperator(f"Scenario {data['code']} belongs to another operator.")
     if all(getattr(found, k) == val for k, val in values.items()):
         counts["unchanged"] += 1
         return
@@ -207,10 +216,7 @@ def _load_conversion(points_per_kg: int, counts: Counter) -> None:
         counts["unchanged"] += 1
         return
     if current is not None and mint.balance != 0:
-        raise Conflict(
-            "The conversion rate cannot change while points are outstanding.",
-            code="rate_change_with_outstanding_points",
-        )
+        raise RateChange("The conversion rate cannot change while points are outstanding.")
     db.session.add(
         ConversionRule(version=(current.version + 1) if current else 1, points_per_kg=points_per_kg)
     )

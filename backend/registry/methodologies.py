@@ -10,6 +10,10 @@ from backend.errors import Conflict, NotFound
 from backend.registry.models import Methodology
 
 
+class AlreadyRetired(Conflict):
+    code, title = "already_retired", "The methodology version is retired already"
+
+
 def published() -> Select:
     return select(Methodology).where(Methodology.status == "published")
 
@@ -35,7 +39,7 @@ def retire(code: str, version: str, reasons: str) -> Methodology:
     if found is None:
         raise MethodologyNotFound(f"No methodology {code} version {version}.")
     if found.status == "retired":
-        raise Conflict(f"{code} {version} is retired already.", code="already_retired")
+        raise AlreadyRetired(f"{code} {version} is retired already.")
     found.status, found.retired_at, found.retirement_reasons = "retired", utcnow(), reasons
     audit.record(
         "methodology.retired",

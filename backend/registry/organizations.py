@@ -10,11 +10,19 @@ from backend.errors import Conflict, Invalid, NotFound
 from backend.registry.models import Organization
 
 
+class CreditCodeTaken(Conflict):
+    code, title = "credit_code_taken", "An organisation with this credit code exists"
+
+
+class OrganizationNotFound(NotFound):
+    code, title = "organization_not_found", "No such organisation"
+
+
 def register(name: str, kind: str, credit_code: str) -> Organization:
     if db.session.execute(
         select(Organization.id).where(Organization.credit_code == credit_code)
     ).first():
-        raise Conflict("An organisation with this credit code exists.", code="credit_code_taken")
+        raise CreditCodeTaken("An organisation with this credit code exists.")
     org = Organization(name=name, kind=kind, credit_code=credit_code)
     db.session.add(org)
     db.session.flush()
@@ -41,14 +49,14 @@ def by_credit_code(code: str) -> Organization:
         select(Organization).where(Organization.credit_code == code)
     ).scalar_one_or_none()
     if org is None:
-        raise NotFound("No organisation has this credit code.", code="organization_not_found")
+        raise OrganizationNotFound("No organisation has this credit code.")
     return org
 
 
 def get(org_id: int) -> Organization:
     org = db.session.get(Organization, org_id)
     if org is None:
-        raise NotFound("No such organisation.", code="organization_not_found")
+        raise OrganizationNotFound("No such organisation.")
     return org
 
 
@@ -56,7 +64,7 @@ def get_of_kind(org_id: int, kind: str) -> Organization:
     """The organisation `org_id`, which must be of `kind` (404 / 422 otherwise)."""
     org = db.session.get(Organization, org_id)
     if org is None:
-        raise NotFound("No such organisation.", code="organization_not_found")
+        raise OrganizationNotFound("No such organisation.")
     if org.kind != kind:
         raise Invalid(errors={"organization_id": [f"The organisation is not of kind {kind}."]})
     return org

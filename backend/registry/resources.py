@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import request
 
-from backend.auth.guards import BEARER, require
+from backend.auth.guards import require
 from backend.auth.roles import ADMIN, AUDITOR, REVIEWER
 from backend.auth.schemas import IdOut
 from backend.errors import Invalid
@@ -39,18 +39,16 @@ ProjectPage = page_schema(reg.ProjectOut, "ProjectPage")
 
 
 @staff.route("/organizations", methods=["POST"])
-@staff.doc(security=BEARER)
 @require("staff", roles=(ADMIN,))
 @staff.arguments(reg.OrganizationIn)
 @staff.response(201, IdOut)
-@staff.alt_response(409, description="credit_code_taken")
+@staff.problems(409, "credit_code_taken")
 def create_organization(body):
     """Register an organisation (credit code checked per GB 32100-2015)."""
     return {"id": organizations.register(**body).id}
 
 
 @staff.route("/organizations", methods=["GET"])
-@staff.doc(security=BEARER)
 @require("staff", roles=(ADMIN, AUDITOR))
 @staff.arguments(reg.OrganizationQuery, location="query")
 @staff.response(200, OrganizationPage)
@@ -62,13 +60,15 @@ def list_organizations(args):
 
 @staff.route("/catalogue/import", methods=["POST"])
 @staff.doc(
-    security=BEARER,
     # Parsed by hand (the loader validates), documented all the same.
     requestBody={"required": True, "content": {"application/json": {"schema": reg.CatalogueIn}}},
 )
 @require("staff", roles=(ADMIN,))
 @staff.response(200, reg.CatalogueResult)
-@staff.alt_response(409, description="methodology_version_immutable")
+@staff.problems(409, "methodology_version_immutable")
+@staff.problems(
+    409, "scenario_operator", "rate_change_with_outstanding_points", "window_longer_than_retention"
+)
 def import_catalogue():
     """Load a catalogue document; loading the same one twice changes nothing."""
     document = request.get_json(silent=False)
@@ -106,7 +106,6 @@ def list_projects(args):
 
 
 @staff.route("/registry/duplicates", methods=["GET"])
-@staff.doc(security=BEARER)
 @require("staff", roles=(REVIEWER, AUDITOR))
 @staff.response(200, reg.DuplicateReportOut)
 def duplicate_report():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Select, select
 
 from backend.db import db
-from backend.errors import Conflict
+from backend.errors import Conflict, text
 from backend.registry.models import Scenario
 
 
@@ -15,6 +15,10 @@ def registered() -> Select:
 
 class ScenarioNotRegistered(Conflict):
     code, title = "scenario_not_registered", "The scenario is not registered"
+    extras = {
+        "current_status": text("The scenario's state (null: no such scenario).", "deregistered")
+        | {"nullable": True}
+    }
 
 
 def require_registered(scenario_id: int) -> Scenario:
@@ -24,6 +28,6 @@ def require_registered(scenario_id: int) -> Scenario:
     if scenario is None or scenario.status != "registered":
         raise ScenarioNotRegistered(
             "The scenario is not registered (or was deregistered): no binding, no uploads.",
-            extra={"status": scenario.status if scenario else None},
+            extra={"current_status": scenario.status if scenario else None},
         )
     return scenario

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from backend.auth import revocation
-from backend.auth.guards import BEARER, current_principal, require
+from backend.auth.guards import current_principal, require
 from backend.http import Blueprint, page_schema
 from backend.ledger import Posting
 from backend.residents import profile, statement
@@ -20,7 +20,6 @@ def _me() -> int:
 
 
 @blp.route("", methods=["GET"])
-@blp.doc(security=BEARER)
 @require("resident")
 @blp.response(200, s.MeOut)
 def me():
@@ -29,7 +28,6 @@ def me():
 
 
 @blp.route("", methods=["PATCH"])
-@blp.doc(security=BEARER)
 @require("resident")
 @blp.arguments(s.MePatch)
 @blp.response(200, s.MeOut)
@@ -39,18 +37,17 @@ def patch_me(body):
 
 
 @blp.route("/ledger", methods=["GET"])
-@blp.doc(security=BEARER)
 @require("resident")
 @blp.arguments(s.LedgerQuery, location="query")
 @blp.response(200, PostingPage)
 @blp.cursor_page(Posting.id, scalars=False)
 def ledger(args):
-    """Postings on the resident's reductions (`g`) or points (`pt`), newest first."""
-    return statement.postings(_me(), args["unit"])
+    """Postings on the resident's reductions (`g`), points (`pt`), or both (no `unit`),
+    newest first."""
+    return statement.postings(_me(), args.get("unit"))
 
 
 @blp.route("/sign-out", methods=["POST"])
-@blp.doc(security=BEARER)
 @require("resident")
 @blp.response(204)
 def sign_out():

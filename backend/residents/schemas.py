@@ -3,7 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate as v
 
-from backend.http import LocalDateTime
+from backend.http import LocalDateTime, PageArgs, ex
 
 
 class MeOut(ma.Schema):
@@ -20,17 +20,28 @@ class MePatch(ma.Schema):
     auto_convert = ma.fields.Boolean()
 
 
-class LedgerQuery(ma.Schema):
-    unit = ma.fields.String(load_default="g", validate=v.OneOf(("g", "pt")))
-    limit = ma.fields.Integer(load_default=50, validate=v.Range(min=1, max=500))
-    cursor = ma.fields.String(load_default=None, validate=v.Length(max=200))
+class LedgerQuery(PageArgs):
+    unit = ma.fields.String(
+        load_default=None,
+        validate=v.OneOf(("g", "pt")),
+        metadata=ex(
+            "pt",
+            "`g`: the reductions account (grams CO2e); `pt`: the points account. Absent: "
+            "both, each posting saying its `unit`.",
+        ),
+    )
 
 
 class PostingOut(ma.Schema):
     id = ma.fields.Integer(required=True)
     entry_id = ma.fields.Integer(required=True)
-    kind = ma.fields.String(required=True)
-    amount = ma.fields.Integer(required=True)
-    balance_after = ma.fields.Integer(required=True)
+    kind = ma.fields.String(required=True, metadata=ex("accrual", "What moved it."))
+    unit = ma.fields.String(required=True, metadata=ex("pt", "`g` (grams CO2e) or `pt` (points)."))
+    amount = ma.fields.Integer(
+        required=True, metadata=ex(467, "In the posting's unit; negative when it left.")
+    )
+    balance_after = ma.fields.Integer(
+        required=True, metadata=ex(1401, "The account's balance after this posting.")
+    )
     created_at = LocalDateTime(required=True)
     memo = ma.fields.String(allow_none=True)

@@ -1,4 +1,5 @@
-"""A resident's statement: the postings on their reductions or points account."""
+"""A resident's statement: the postings on their reductions account (`g`), their points
+account (`pt`), or both."""
 
 from __future__ import annotations
 
@@ -6,14 +7,18 @@ from sqlalchemy import Select, select
 
 from backend.ledger import Account, AccountKind, JournalEntry, Posting
 
+UNITS = {"g": AccountKind.RESIDENT_REDUCTIONS, "pt": AccountKind.RESIDENT_POINTS}
 
-def postings(user_id: int, unit: str) -> Select:
-    kind = AccountKind.RESIDENT_REDUCTIONS if unit == "g" else AccountKind.RESIDENT_POINTS
+
+def postings(user_id: int, unit: str | None = None) -> Select:
+    """The resident's postings in `unit` (`g` or `pt`), or in both when it is None."""
+    kinds = [UNITS[unit]] if unit else list(UNITS.values())
     return (
         select(
             Posting.id,
             Posting.entry_id,
             JournalEntry.kind,
+            Account.unit,
             Posting.amount,
             Posting.balance_after,
             Posting.created_at,
@@ -21,5 +26,5 @@ def postings(user_id: int, unit: str) -> Select:
         )
         .join(JournalEntry, JournalEntry.id == Posting.entry_id)
         .join(Account, Account.id == Posting.account_id)
-        .where(Account.kind == kind.value, Account.owner_id == user_id)
+        .where(Account.kind.in_([k.value for k in kinds]), Account.owner_id == user_id)
     )

@@ -36,6 +36,7 @@ from backend.ledger import Account, lock
 from backend.ledger.accounts import OWNED_BY_ORG, OWNED_BY_USER
 from backend.reductions import transfers, uses
 from backend.registry.models import Organization
+from backend.registry.organizations import OrganizationNotFound
 from backend.sanctions.models import Sanction
 from mall import escrow, orders, settlement
 
@@ -56,7 +57,7 @@ def _lock_org(org_id: int) -> Organization:
         .execution_options(populate_existing=True)
     ).scalar_one_or_none()
     if org is None:
-        raise NotFound("No such organisation.", code="organization_not_found")
+        raise OrganizationNotFound("No such organisation.")
     return org
 
 

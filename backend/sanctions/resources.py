@@ -4,7 +4,7 @@ sanctions (anyone: organisations only, never residents). HTTP in and out only.""
 
 from __future__ import annotations
 
-from backend.auth.guards import BEARER, current_principal, require
+from backend.auth.guards import current_principal, require
 from backend.auth.roles import ADMIN, AUDITOR
 from backend.http import Blueprint, PageArgs, page_schema
 from backend.sanctions import freeze
@@ -28,12 +28,11 @@ def _actor() -> str:
 
 
 @staff.route("/organizations/<int:org_id>/freeze", methods=["POST"])
-@staff.doc(security=BEARER)
 @require("staff", roles=(ADMIN,))
 @staff.arguments(s.ReasonIn)
 @staff.response(200, s.FreezeOut)
-@staff.alt_response(404, description="organization_not_found")
-@staff.alt_response(409, description="already_frozen")
+@staff.problems(404, "organization_not_found")
+@staff.problems(409, "already_frozen")
 def freeze_organization(body, org_id):
     """Freeze an organisation (Art. 24), in one transaction: its users and operator
     clients lose access, no value leaves its accounts (409 `account_frozen`; incoming
@@ -44,24 +43,22 @@ def freeze_organization(body, org_id):
 
 
 @staff.route("/organizations/<int:org_id>/unfreeze", methods=["POST"])
-@staff.doc(security=BEARER)
 @require("staff", roles=(ADMIN,))
 @staff.arguments(s.ReasonIn)
 @staff.response(200, s.FreezeOut)
-@staff.alt_response(404, description="organization_not_found")
-@staff.alt_response(409, description="not_frozen")
+@staff.problems(404, "organization_not_found")
+@staff.problems(409, "not_frozen")
 def unfreeze_organization(body, org_id):
     """Unfreeze: access and moves come back; what was cancelled stays cancelled."""
     return freeze.unfreeze_organization(org_id, body["reason"], actor=_actor())
 
 
 @staff.route("/residents/<int:user_id>/freeze", methods=["POST"])
-@staff.doc(security=BEARER)
 @require("staff", roles=(ADMIN,))
 @staff.arguments(s.ReasonIn)
 @staff.response(200, s.FreezeOut)
-@staff.alt_response(404, description="resident_not_found")
-@staff.alt_response(409, description="already_frozen")
+@staff.problems(404, "resident_not_found")
+@staff.problems(409, "already_frozen")
 def freeze_resident(body, user_id):
     """Freeze a resident: no access, no value leaves their accounts (incoming value
     still lands), pending orders cancelled with refunds. Never published."""
@@ -69,19 +66,17 @@ def freeze_resident(body, user_id):
 
 
 @staff.route("/residents/<int:user_id>/unfreeze", methods=["POST"])
-@staff.doc(security=BEARER)
 @require("staff", roles=(ADMIN,))
 @staff.arguments(s.ReasonIn)
 @staff.response(200, s.FreezeOut)
-@staff.alt_response(404, description="resident_not_found")
-@staff.alt_response(409, description="not_frozen")
+@staff.problems(404, "resident_not_found")
+@staff.problems(409, "not_frozen")
 def unfreeze_resident(body, user_id):
     """Unfreeze a resident: access and moves come back; cancelled orders stay so."""
     return freeze.unfreeze_resident(user_id, body["reason"], actor=_actor())
 
 
 @staff.route("/sanctions", methods=["GET"])
-@staff.doc(security=BEARER)
 @require("staff", roles=(ADMIN, AUDITOR))
 @staff.arguments(s.SanctionQuery, location="query")
 @staff.response(200, SanctionPage)

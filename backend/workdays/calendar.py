@@ -32,7 +32,7 @@ from sqlalchemy import select
 
 from backend.audit import log as audit
 from backend.db import db, dialect_insert, utcnow
-from backend.errors import Conflict, Invalid, NotFound
+from backend.errors import Conflict, Invalid, NotFound, integer
 from backend.workdays.models import CalendarYear
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -53,6 +53,7 @@ FIXED_HOLIDAYS_FROM_2025 = ((5, 2),)
 
 class CalendarUnknown(Conflict):
     code, title = "calendar_unknown", "No working-day calendar for that year"
+    extras = {"year": integer("The year no calendar covers.", 2031)}
 
     def __init__(self, year: int):
         super().__init__(
@@ -62,6 +63,11 @@ class CalendarUnknown(Conflict):
             extra={"year": year},
         )
         self.year = year
+
+
+class YearUnknown(NotFound):
+    code, title = "calendar_unknown", "No working-day calendar for that year"
+    extras = {"year": integer("The year no calendar covers.", 2031)}
 
 
 class NoticePeriod(NamedTuple):
@@ -179,7 +185,7 @@ def year_schedule(year: int) -> dict:
             "entered_at": row.entered_at,
         }
     if not PACKAGE_FIRST_YEAR <= year <= PACKAGE_LAST_YEAR:
-        raise NotFound(CalendarUnknown(year).detail, code="calendar_unknown")
+        raise YearUnknown(CalendarUnknown(year).detail, extra={"year": year})
     return {
         "year": year,
         "source": "package",

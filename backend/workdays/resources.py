@@ -3,7 +3,7 @@ Council's holiday notices, and what the chinesecalendar package covers."""
 
 from __future__ import annotations
 
-from backend.auth.guards import BEARER, current_principal, require
+from backend.auth.guards import current_principal, require
 from backend.auth.roles import ADMIN, ANY_STAFF, REVIEWER
 from backend.http import Blueprint
 from backend.workdays import calendar
@@ -19,7 +19,6 @@ blueprints = [staff]
 
 
 @staff.route("/calendar/<int:year>", methods=["POST"])
-@staff.doc(security=BEARER)
 @require("staff", roles=(REVIEWER, ADMIN))
 @staff.arguments(s.CalendarYearIn)
 @staff.response(201, s.CalendarYearOut, description="The year, newly entered")
@@ -32,7 +31,6 @@ def enter_year(body, year):
 
 
 @staff.route("/calendar", methods=["GET"])
-@staff.doc(security=BEARER)
 @require("staff", roles=ANY_STAFF)
 @staff.response(200, s.CalendarOverviewOut)
 def overview():
@@ -41,10 +39,9 @@ def overview():
 
 
 @staff.route("/calendar/<int:year>", methods=["GET"])
-@staff.doc(security=BEARER)
 @require("staff", roles=ANY_STAFF)
 @staff.response(200, s.YearScheduleOut)
-@staff.alt_response(404, description="calendar_unknown")
+@staff.problems(404, "calendar_unknown")
 def year_schedule(year):
     """One year's days off and make-up working days as notices count them, and their
     source (`staff` wins over `package`)."""
