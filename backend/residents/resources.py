@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from backend.auth import revocation
 from backend.auth.guards import BEARER, current_principal, require
-from backend.http import Blueprint, page_schema
+from backend.http import Blueprint, PageArgs, page_schema
 from backend.ledger import Posting
-from backend.residents import profile, statement
+from backend.residents import notifications, profile, statement
 from backend.residents import schemas as s
+from backend.residents.models import Notification
 
 blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="Residents")
 blueprints = [blp]
 
 PostingPage = page_schema(s.PostingOut, "PostingPage")
+NotificationPage = page_schema(s.NotificationOut, "NotificationPage")
 
 
 def _me() -> int:
@@ -57,3 +59,18 @@ def sign_out():
     """Sign out everywhere: every refresh token and every access token of the resident
     stops working now (this one too)."""
     revocation.sign_out_everywhere(_me())
+
+
+@blp.route("/notifications", methods=["GET"])
+@blp.doc(security=BEARER)
+@require("resident")
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, NotificationPage)
+@blp.cursor_page(Notification.id)
+def list_notifications(args):
+    """The resident's notifications, newest first.
+
+    Credits, refunds, orders expired, consent changes, points expired, and reminders of
+    points expiring within 30 days, each with a short Chinese and English text; written
+    with the event itself. An app polls this list (a push service may be added later)."""
+    return notifications.of_resident(_me())
