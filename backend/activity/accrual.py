@@ -29,6 +29,7 @@ from backend.ledger.posting import EntryRequest, post_many
 from backend.points.conversion import ConversionAccounts, conversion_legs
 from backend.registry.models import Scenario
 from backend.registry.rate import current_rate
+from backend.residents import notifications
 from jobs import job
 
 ADVISORY_KEY = 0x5150_0001  # "accrual"
@@ -138,6 +139,7 @@ def accrue_chunk(limit: int = 5000) -> ChunkResult:
     requests: list[EntryRequest] = []
     entry_of_group: list[tuple[EntryRequest, list[dict]]] = []
     credited_users: set[int] = set()
+    told: list[dict] = []  # the residents' notifications, written with the entries
     for key in sorted(pending, key=lambda k: (k[1], k[0], k[2])):
         user_id, scenario_id, day = key
         scenario = scenarios[scenario_id]
@@ -171,6 +173,7 @@ def accrue_chunk(limit: int = 5000) -> ChunkResult:
         credited_users.add(user_id)
         out.entries += 1
         out.credited_g += credited_total
+        converted_points = 0
         # a frozen resident's grams land, but nothing leaves the account (no conversion)
         if auto.get(user_id) and not reductions[user_id].frozen:
             accounts = ConversionAccounts(reductions[user_id], backing, mint, points_accts[user_id])
@@ -191,7 +194,12 @@ def accrue_chunk(limit: int = 5000) -> ChunkResult:
                 )
                 out.conversions += 1
                 out.points += points
+                converted_points = points
+        told.append(
+            notifications.credit(user_id, scenario.code, day, credited_total, converted_points)
+        )
     entry_ids = post_many(requests)
+    notifications.add(told)
     mark_credited(credited_users)
     for request, group_marks in entry_of_group:
         for m in group_marks:

@@ -6,7 +6,7 @@ from backend.auth import revocation
 from backend.auth.guards import BEARER, current_principal, require
 from backend.http import Blueprint, PageArgs, page_schema
 from backend.ledger import Posting
-from backend.residents import notifications, profile, statement
+from backend.residents import history, notifications, profile, statement
 from backend.residents import schemas as s
 from backend.residents.models import Notification
 
@@ -15,6 +15,7 @@ blueprints = [blp]
 
 PostingPage = page_schema(s.PostingOut, "PostingPage")
 NotificationPage = page_schema(s.NotificationOut, "NotificationPage")
+HistoryPage = page_schema(s.HistoryLineOut, "HistoryPage")
 
 
 def _me() -> int:
@@ -74,3 +75,20 @@ def list_notifications(args):
     points expiring within 30 days, each with a short Chinese and English text; written
     with the event itself. An app polls this list (a push service may be added later)."""
     return notifications.of_resident(_me())
+
+
+@blp.route("/history", methods=["GET"])
+@blp.doc(security=BEARER)
+@require("resident")
+@blp.arguments(s.HistoryQuery, location="query")
+@blp.response(200, HistoryPage)
+@blp.alt_response(400, description="bad_cursor")
+def get_history(args):
+    """The resident's history, one time line, newest first.
+
+    Trips (with how their grams were computed: distance, factors, methodology and
+    version), the days' credits (with what the daily cap cut), conversions (accrual's
+    auto-conversion and the resident's own are separate lines), orders, refunds,
+    redemptions and expiries, each with a short Chinese and English text. Cursor pages
+    (`limit`, `cursor`)."""
+    return history.page(_me(), args["limit"], args.get("cursor"))
