@@ -78,3 +78,20 @@ def entries_of_kind(app, kind: str, user_id: int | None = None) -> list[tuple[st
         out = [(k, a) for k, a in db.session.execute(stmt)]
         db.session.rollback()
         return out
+
+
+def accounts_opened_by(app, text: str) -> None:
+    """Accounts opened later than `text` (Asia/Shanghai) are dated back to it: with the
+    clock moved back, postings would otherwise predate their account (which the expiry
+    job's cheap filter, "no lot of an account younger than the horizon is due", relies
+    on never happening)."""
+    from sqlalchemy import update
+
+    from backend.db import db
+    from backend.ledger import Account
+
+    with app.app_context():
+        db.session.execute(
+            update(Account).where(Account.created_at > at(text)).values(created_at=at(text))
+        )
+        db.session.commit()

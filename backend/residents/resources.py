@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from flask import Response
+
 from backend.auth import revocation
 from backend.auth.guards import BEARER, current_principal, require
 from backend.http import Blueprint, PageArgs, page_schema
 from backend.ledger import Posting
-from backend.residents import history, notifications, profile, statement
+from backend.residents import history, notifications, profile, report, report_png, statement
 from backend.residents import schemas as s
 from backend.residents.models import Notification
 
@@ -16,6 +18,12 @@ blueprints = [blp]
 PostingPage = page_schema(s.PostingOut, "PostingPage")
 NotificationPage = page_schema(s.NotificationOut, "NotificationPage")
 HistoryPage = page_schema(s.HistoryLineOut, "HistoryPage")
+PNG = {
+    200: {
+        "description": "The report as a PNG image (900 x 1200)",
+        "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
 
 
 def _me() -> int:
@@ -92,3 +100,34 @@ def get_history(args):
     redemptions and expiries, each with a short Chinese and English text. Cursor pages
     (`limit`, `cursor`)."""
     return history.page(_me(), args["limit"], args.get("cursor"))
+
+
+@blp.route("/report", methods=["GET"])
+@blp.doc(security=BEARER)
+@require("resident")
+@blp.arguments(s.ReportQuery, location="query")
+@blp.response(200, s.ReportOut)
+def get_report(args):
+    """The resident's carbon report of a year.
+
+    Reductions credited by scenario and by month, trips and kilometres by mode, what the
+    grams compare to (car-kilometres at each methodology's baseline factor, named with
+    its source), points earned, spent and expired, and the resident's rank band among
+    the year's participants (never anyone else's figures). Every amount is a sum of the
+    resident's ledger postings."""
+    return report.yearly(_me(), args["year"])
+
+
+@blp.route("/report.png", methods=["GET"])
+@blp.doc(security=BEARER, responses=PNG)
+@require("resident")
+@blp.arguments(s.ReportQuery, location="query")
+def get_report_png(args):
+    """The resident's carbon report of a year, drawn as an image.
+
+    The figures of `GET /api/v1/me/report`, drawn as a PNG (with Chinese text) that the
+    app can show or share."""
+    png = report_png.draw(report.yearly(_me(), args["year"]))
+    resp = Response(png, mimetype="image/png")
+    resp.headers["Cache-Control"] = "private, no-store"
+    return resp

@@ -204,3 +204,137 @@ class HistoryLineOut(ma.Schema):
     credit = ma.fields.Nested(CreditLineOut, allow_none=True)
     order = ma.fields.Nested(OrderLineOut, allow_none=True)
     conversion = ma.fields.Nested(ConversionLineOut, allow_none=True)
+
+
+def _ex(value) -> dict:
+    return {"example": value}
+
+
+class ReportQuery(ma.Schema):
+    year = ma.fields.Integer(
+        required=True, validate=v.Range(min=2000, max=2100), metadata=_ex(2026)
+    )
+
+
+class ScenarioTotalOut(ma.Schema):
+    scenario_code = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "Null for a credit naming no scenario.", **_ex("SIP-S-METRO")},
+    )
+    credited_g = ma.fields.Integer(required=True, metadata=_ex(41200))
+
+
+class MonthTotalOut(ma.Schema):
+    month = ma.fields.String(required=True, metadata=_ex("2026-11"))
+    credited_g = ma.fields.Integer(required=True, metadata=_ex(18400))
+
+
+class ReportReductionsOut(ma.Schema):
+    credited_g = ma.fields.Integer(
+        required=True,
+        metadata={
+            "description": "The accrual credits of the year's activity days (Asia/Shanghai): "
+            "the sum of the resident's ledger postings.",
+            **_ex(52900),
+        },
+    )
+    by_scenario = ma.fields.List(ma.fields.Nested(ScenarioTotalOut), required=True)
+    by_month = ma.fields.List(
+        ma.fields.Nested(MonthTotalOut), required=True, metadata={"description": "12 months."}
+    )
+
+
+class ModeOut(ma.Schema):
+    activity_type = ma.fields.String(required=True, metadata=_ex("metro"))
+    name_zh = ma.fields.String(required=True, metadata=_ex("地铁"))
+    name_en = ma.fields.String(required=True, metadata=_ex("Metro"))
+    trips = ma.fields.Integer(required=True, metadata=_ex(96))
+    km = ma.fields.Float(required=True, metadata=_ex(1108.4))
+    km_estimated = ma.fields.Float(
+        required=True,
+        metadata={
+            "description": "The part of `km` estimated from the grams and the methodology's "
+            "factor, for trips whose raw details are erased.",
+            **_ex(0.0),
+        },
+    )
+    reduction_g = ma.fields.Integer(required=True, metadata=_ex(51762))
+    credited_g = ma.fields.Integer(required=True, metadata=_ex(41200))
+
+
+class ReportTripsOut(ma.Schema):
+    count = ma.fields.Integer(required=True, metadata=_ex(131))
+    by_mode = ma.fields.List(ma.fields.Nested(ModeOut), required=True)
+
+
+class ComparisonOut(ma.Schema):
+    methodology = ma.fields.String(required=True, metadata=_ex("SIP-M-TRANSIT"))
+    methodology_version = ma.fields.String(required=True, metadata=_ex("1.0"))
+    credited_g = ma.fields.Integer(required=True, metadata=_ex(52900))
+    factor = ma.fields.String(
+        required=True,
+        metadata={"description": "The factor compared with.", **_ex("baseline_g_per_km")},
+    )
+    factor_g_per_km = ma.fields.Float(required=True, metadata=_ex(60.0))
+    car_km = ma.fields.Float(
+        required=True,
+        metadata={"description": "credited_g / factor_g_per_km.", **_ex(881.7)},
+    )
+    text_zh = ma.fields.String(
+        required=True,
+        metadata=_ex(
+            "相当于少开 881.7 公里汽车（按 SIP-M-TRANSIT 1.0 的基准排放因子 60.0 克/公里计）"
+        ),
+    )
+    text_en = ma.fields.String(
+        required=True,
+        metadata=_ex(
+            "what a car emits over 881.7 km (at the baseline factor of SIP-M-TRANSIT 1.0: "
+            "60.0 g/km)"
+        ),
+    )
+    source = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "The methodology's published source of its factors."},
+    )
+
+
+class ReportPointsOut(ma.Schema):
+    earned = ma.fields.Integer(required=True, metadata=_ex(52900))
+    spent = ma.fields.Integer(
+        required=True,
+        metadata={"description": "Points held for orders, less refunds.", **_ex(1200)},
+    )
+    expired = ma.fields.Integer(required=True, metadata=_ex(0))
+    cancelled_at_closure = ma.fields.Integer(required=True, metadata=_ex(0))
+    balance_end = ma.fields.Integer(
+        required=True,
+        metadata={"description": "The balance at the end of the year (or now).", **_ex(51700)},
+    )
+
+
+class RankOut(ma.Schema):
+    band = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "top_1, top_5, top_10, top_25, top_50, bottom_50 or not_ranked: "
+            "by the grams credited for the year, among the residents credited that year.",
+            **_ex("top_10"),
+        },
+    )
+    text_zh = ma.fields.String(required=True, metadata=_ex("参与居民中前 10%"))
+    text_en = ma.fields.String(required=True, metadata=_ex("top 10 % of participants"))
+
+
+class ReportOut(ma.Schema):
+    year = ma.fields.Integer(required=True, metadata=_ex(2026))
+    as_of = LocalDateTime(required=True, metadata=_ex("2026-12-01T21:00:00+08:00"))
+    reductions = ma.fields.Nested(ReportReductionsOut, required=True)
+    trips = ma.fields.Nested(ReportTripsOut, required=True)
+    comparisons = ma.fields.List(ma.fields.Nested(ComparisonOut), required=True)
+    points = ma.fields.Nested(ReportPointsOut, required=True)
+    reductions_balance_end_g = ma.fields.Integer(
+        required=True,
+        metadata={"description": "Unconverted grams at the end of the year.", **_ex(0)},
+    )
+    rank = ma.fields.Nested(RankOut, required=True)
