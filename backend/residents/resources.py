@@ -1,4 +1,6 @@
-"""/api/v1/me (resident tokens): the resident's profile, balances and statement."""
+"""/api/v1/me (resident tokens): the resident's profile, balances and statement, their
+history, notifications and yearly report, and their data rights (a copy of everything
+held on them; closing the account)."""
 
 from __future__ import annotations
 
@@ -6,9 +8,19 @@ from flask import Response
 
 from backend.auth import revocation
 from backend.auth.guards import BEARER, current_principal, require
+from backend.extensions import auth_limit, limiter
 from backend.http import Blueprint, PageArgs, page_schema
 from backend.ledger import Posting
-from backend.residents import history, notifications, profile, report, report_png, statement
+from backend.residents import (
+    closure,
+    export,
+    history,
+    notifications,
+    profile,
+    report,
+    report_png,
+    statement,
+)
 from backend.residents import schemas as s
 from backend.residents.models import Notification
 
@@ -131,3 +143,38 @@ def get_report_png(args):
     resp = Response(png, mimetype="image/png")
     resp.headers["Cache-Control"] = "private, no-store"
     return resp
+
+
+@blp.route("/export", methods=["GET"])
+@blp.doc(security=BEARER)
+@require("resident")
+@blp.response(200, s.ExportOut)
+def get_export():
+    """A copy of everything held on the resident (PIPL Art. 45).
+
+    One JSON document: the profile, consents, every activity (with its raw details while
+    they are kept), every posting of the resident's accounts, orders, notifications,
+    the points alive and when they expire, and any sanction."""
+    return export.export(_me()), 200, {"Cache-Control": "private, no-store"}
+
+
+@blp.route("", methods=["DELETE"])
+@blp.doc(security=BEARER)
+@require("resident")
+@limiter.limit(auth_limit)
+@blp.arguments(s.ClosureIn)
+@blp.response(200, s.ClosureOut)
+@blp.alt_response(403, description="wrong_password: nothing was closed")
+@blp.alt_response(429, description="rate_limited")
+def close_account(body):
+    """Close the account (PIPL Art. 47), confirmed with the password.
+
+    In one transaction: consents are withdrawn; pending orders are cancelled and
+    refunded; the remaining points (to the points mint, their backing grams to the
+    cancelled sink) and the unconverted grams (to the cancelled sink) are cancelled in
+    a journal entry, announced here; the phone, display name, password and the raw
+    details of every activity are erased; every session ends. The ledger keeps the
+    amounts under the same, now anonymous, id. Registering again with the phone starts
+    a new, empty account."""
+    p = current_principal()
+    return closure.close(p.id, body["password"], actor=p.actor)

@@ -338,3 +338,169 @@ class ReportOut(ma.Schema):
         metadata={"description": "Unconverted grams at the end of the year.", **_ex(0)},
     )
     rank = ma.fields.Nested(RankOut, required=True)
+
+
+class ExportOut(ma.Schema):
+    format = ma.fields.String(required=True, metadata=_ex("sip-carbon-points/resident-export/1"))
+    exported_at = ma.fields.String(required=True, metadata=_ex("2026-12-01T21:00:00+08:00"))
+    profile = ma.fields.Dict(
+        required=True,
+        metadata=_ex(
+            {
+                "id": 7,
+                "phone": "139****0001",
+                "display_name": "Lin",
+                "auto_convert": True,
+                "active": True,
+                "frozen": False,
+                "created_at": "2026-03-02T10:00:00+08:00",
+                "reductions_g": 0,
+                "points": 5230,
+            }
+        ),
+    )
+    consents = ma.fields.List(
+        ma.fields.Dict(),
+        required=True,
+        metadata=_ex(
+            [
+                {
+                    "id": 3,
+                    "scenario_code": "SIP-S-METRO",
+                    "operator": "苏州工业园区示范轨道运营有限公司（演示）",
+                    "user_ref": "metro-8812",
+                    "purposes": ["carbon_reduction_accounting"],
+                    "granted_at": "2026-03-02T10:05:00+08:00",
+                    "withdrawn_at": None,
+                }
+            ]
+        ),
+    )
+    activities = ma.fields.List(
+        ma.fields.Dict(),
+        required=True,
+        metadata={
+            "description": "Every activity; raw details (times, measures) while they are kept.",
+            **_ex(
+                [
+                    {
+                        "id": 812,
+                        "scenario_code": "SIP-S-METRO",
+                        "external_id": "trip-0001",
+                        "activity_type": "metro",
+                        "day": "2026-11-30",
+                        "started_at": "2026-11-30T08:10:00+08:00",
+                        "ended_at": "2026-11-30T08:40:00+08:00",
+                        "measures": {"distance_m": 12300},
+                        "reduction_g": 574,
+                        "credited_g": 574,
+                        "methodology": "SIP-M-TRANSIT",
+                        "methodology_version": "1.0",
+                        "erased_at": None,
+                    }
+                ]
+            ),
+        },
+    )
+    ledger = ma.fields.List(
+        ma.fields.Dict(),
+        required=True,
+        metadata={
+            "description": "Every posting of the resident's reductions (g) and points (pt).",
+            **_ex(
+                [
+                    {
+                        "id": 9001,
+                        "entry_id": 4410,
+                        "unit": "pt",
+                        "kind": "conversion",
+                        "amount": 574,
+                        "balance_after": 5230,
+                        "created_at": "2026-12-01T00:01:00+08:00",
+                        "ref_type": "activity_day",
+                        "ref_id": "SIP-S-METRO:2026-11-30",
+                        "memo": "auto-convert",
+                    }
+                ]
+            ),
+        },
+    )
+    orders = ma.fields.List(
+        ma.fields.Dict(),
+        required=True,
+        metadata=_ex(
+            [
+                {
+                    "id": 57,
+                    "item_title": "Reusable cup",
+                    "merchant": "Green Grocer",
+                    "points": 120,
+                    "status": "fulfilled",
+                    "created_at": "2026-11-20T12:00:00+08:00",
+                }
+            ]
+        ),
+    )
+    notifications = ma.fields.List(
+        ma.fields.Dict(),
+        required=True,
+        metadata=_ex([{"id": 31, "kind": "credit", "text_en": "574 g CO2e credited."}]),
+    )
+    points_expiring = ma.fields.List(
+        ma.fields.Dict(), required=True, metadata=_ex([{"on": "2036-11-30", "points": 5230}])
+    )
+    sanctions = ma.fields.List(ma.fields.Dict(), required=True, metadata=_ex([]))
+
+
+class ClosureIn(ma.Schema):
+    password = ma.fields.String(
+        required=True,
+        validate=v.Length(min=1, max=128),
+        metadata={"description": "The account's password, to confirm.", **_ex("my-password-1")},
+    )
+
+
+class ClosureOut(ma.Schema):
+    user_id = ma.fields.Integer(
+        required=True,
+        metadata={
+            "description": "The id the ledger keeps the amounts under, now anonymous.",
+            **_ex(7),
+        },
+    )
+    closed_at = LocalDateTime(required=True, metadata=_ex("2026-12-01T21:00:00+08:00"))
+    consents_withdrawn = ma.fields.Integer(required=True, metadata=_ex(2))
+    orders_cancelled = ma.fields.List(
+        ma.fields.Integer(),
+        required=True,
+        metadata={"description": "Pending orders cancelled and refunded.", **_ex([58])},
+    )
+    entry_id = ma.fields.Integer(
+        allow_none=True,
+        metadata={"description": "The closure's journal entry (null: nothing left).", **_ex(4420)},
+    )
+    points_cancelled = ma.fields.Integer(
+        required=True,
+        metadata={"description": "Points returned to the points mint.", **_ex(5230)},
+    )
+    points_backing_cancelled_g = ma.fields.Integer(
+        required=True,
+        metadata={
+            "description": "The grams that backed them, moved to the cancelled sink.",
+            **_ex(5230),
+        },
+    )
+    reductions_cancelled_g = ma.fields.Integer(
+        required=True,
+        metadata={"description": "Unconverted grams moved to the cancelled sink.", **_ex(0)},
+    )
+    points_left = ma.fields.Integer(
+        required=True,
+        metadata={
+            "description": "Points below one conversion block, left backed on the closed "
+            "account (0 at the default rate).",
+            **_ex(0),
+        },
+    )
+    activities_erased = ma.fields.Integer(required=True, metadata=_ex(131))
+    notifications_deleted = ma.fields.Integer(required=True, metadata=_ex(40))
