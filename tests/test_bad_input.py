@@ -49,11 +49,13 @@ def callers(app, client) -> dict:
     helpers.load_catalogue(client, staff)
     from tests.mall_helpers import make_merchant
 
+    merchant = make_merchant(client, staff)["headers"]
     return {
         "staff": staff,
         "resident": helpers.register_resident(client)["headers"],
         "operator": helpers.operator_headers(client, staff, "SIP-S-METRO"),
-        "merchant": make_merchant(client, staff)["headers"],
+        "merchant": merchant,
+        "org": merchant,  # a merchant's till login is an organisation user
     }
 
 

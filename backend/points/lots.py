@@ -25,7 +25,7 @@ from datetime import date, datetime
 
 from sqlalchemy import select
 
-from backend.db import db, in_values
+from backend.db import db, in_values, utcnow
 from backend.ledger import Account, AccountKind, JournalEntry, Posting
 from backend.points.validity import Schedule, expires_on, expiry_month, schedule
 
@@ -171,8 +171,9 @@ def book(user_id: int, sched: Schedule | None = None) -> Book:
     return books([user_id], sched)[user_id]
 
 
-def expiring(user_id: int, now: datetime) -> dict:
+def expiring(user_id: int, now: datetime | None = None) -> dict:
     """The resident's points alive and when they expire, soonest first."""
+    now = now or utcnow()
     b = book(user_id)
     return {"points": b.balance, "as_of": now, "expiring": b.upcoming(now)}
 

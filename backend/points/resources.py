@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from backend.auth.guards import BEARER, current_principal, require
 from backend.auth.roles import FINANCE
-from backend.db import utcnow
 from backend.http import Blueprint
 from backend.idempotency import idempotent, request_token
 from backend.points import lots, validity
@@ -50,7 +49,7 @@ def expiring():
     rule in force at its credit says (`GET /api/v1/public/points-rules`); spending takes
     the points that expire first; a refund brings points back with their original
     dates."""
-    return lots.expiring(current_principal().id, utcnow())
+    return lots.expiring(current_principal().id)
 
 
 @public.route("/points-rules", methods=["GET"])
