@@ -296,3 +296,30 @@ def test_the_resident_sees_the_next_expiries_and_is_reminded(app, client, world)
     assert [(n["kind"], n["data"]) for n in notes] == [
         ("points_expiring", {"points": 9, "on": "2030-02-28"})
     ]
+
+
+def test_the_cli_publishes_and_lists_rules(app, client, world):
+    runner = app.test_cli_runner()
+    start = (datetime.now(UTC) + timedelta(days=3)).isoformat()
+    r = runner.invoke(
+        args=["points-rules", "set", "--months", "24", "--from", start, "--note", "Two years."]
+    )
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(
+        args=[
+            "points-rules",
+            "set",
+            "--months",
+            "24",
+            "--note",
+            "x",
+            "--from",
+            "2001-01-01T00:00:00+08:00",
+        ]
+    )
+    assert r.exit_code != 0 and "retroactive_rule" in r.output
+    r = runner.invoke(args=["points-rules", "list"])
+    assert r.exit_code == 0
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 2 and "(in force)" in lines[0] and "(scheduled)" in lines[1]
+    assert lines[1].startswith("24 months from")
