@@ -87,6 +87,7 @@ def sign_out():
 @require("resident")
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, NotificationPage)
+@blp.alt_response(400, description="bad_cursor")
 @blp.cursor_page(Notification.id)
 def list_notifications(args):
     """The resident's notifications, newest first.
