@@ -1,5 +1,5 @@
 """`flask --app wsgi ...` commands: create-staff, catalogue load, worker, demo, serve,
-certificates rotate-key / keys."""
+certificates rotate-key / keys, points-rules list / set."""
 
 from __future__ import annotations
 
@@ -162,3 +162,49 @@ def init_app(app: Flask) -> None:
             )
         if configured not in {r.key_id for r in rows}:
             click.echo(f"{configured}  configured, published when it first signs")
+
+    points_rules = AppGroup("points-rules", help="How long points live (validity rules).")
+    app.cli.add_command(points_rules)
+
+    @points_rules.command("list")
+    def points_rules_list():
+        """The validity rules as published (the one in force marked)."""
+        from backend.points import validity
+
+        for rule in validity.public()["rules"]:
+            mark = "  (in force)" if rule["in_force"] else ""
+            mark += "  (scheduled)" if rule["scheduled"] else ""
+            click.echo(
+                f"{rule['months']} months from {rule['effective_from'].isoformat()}: "
+                f"{rule['note']}{mark}"
+            )
+        db.session.rollback()
+
+    @points_rules.command("set")
+    @click.option("--months", type=click.IntRange(1, 1200), required=True)
+    @click.option(
+        "--from",
+        "effective_from",
+        default=None,
+        help="ISO 8601 time with an offset (default: now); never in the past",
+    )
+    @click.option("--note", required=True, help="the public note residents read")
+    def points_rules_set(months: int, effective_from: str | None, note: str):
+        """Publish a validity rule for points credited from --from on (never earlier)."""
+        from datetime import datetime
+
+        from backend.errors import ApiError
+        from backend.points import validity
+
+        _as_cli("points-rules set")
+        try:
+            start = datetime.fromisoformat(effective_from) if effective_from else None
+        except ValueError as err:
+            raise click.BadParameter(str(err), param_hint="--from") from err
+        try:
+            rule = validity.publish(months, note, actor="cli", effective_from=start)
+            db.session.commit()
+        except ApiError as err:
+            db.session.rollback()
+            raise click.ClickException(f"{err.code}: {err.detail} {err.errors or ''}") from err
+        click.echo(f"rule {rule.id}: {months} months from {rule.effective_from.isoformat()}")

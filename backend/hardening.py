@@ -30,7 +30,7 @@ from backend.errors import ApiError
 
 MAX_JSON_DEPTH = 64
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
-BODY_METHODS = ("POST", "PUT", "PATCH")
+BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")  # DELETE /me takes a JSON body
 
 
 class UnsupportedMediaType(ApiError):

@@ -13,6 +13,7 @@ from backend.auth.models import OperatorClient, RefreshToken, User  # noqa: F401
 from backend.certificates.models import CertificateCounter, SigningKey  # noqa: F401
 from backend.idempotency import IdempotencyKey  # noqa: F401
 from backend.ledger.models import Account, JournalEntry, Posting  # noqa: F401
+from backend.points.models import PointsRule  # noqa: F401
 from backend.reconciliation.models import ReconciliationReport  # noqa: F401
 from backend.reductions.models import (  # noqa: F401
     Beneficiary,
@@ -30,6 +31,7 @@ from backend.registry.models import (  # noqa: F401
     Project,
     Scenario,
 )
+from backend.residents.models import Notification  # noqa: F401
 from backend.sanctions.models import Sanction  # noqa: F401
 from backend.workdays.models import CalendarYear  # noqa: F401
 from jobs.outbox import OutboxMessage  # noqa: F401

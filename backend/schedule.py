@@ -5,6 +5,7 @@ listed here cannot run (the relay and the runner find jobs on the app)."""
 from __future__ import annotations
 
 from backend.activity import accrual, ingest, retention
+from backend.points import expiry
 from backend.reconciliation import report
 from backend.registry import duplicates
 from jobs import Periodic, relay
@@ -21,6 +22,8 @@ EVERY_JOB = [
     settlement.sweep_settlements,
     report.nightly_reconciliation,
     duplicates.find_duplicates,
+    expiry.expire_points,
+    expiry.remind_expiring,
 ]
 
 # Every periodic job is idempotent and re-does whatever an earlier, killed run left.
@@ -33,4 +36,7 @@ PERIODIC = [
     Periodic(retention.purge_raw_activity, 3600),
     Periodic(report.nightly_reconciliation, 24 * 3600),
     Periodic(duplicates.find_duplicates, 24 * 3600),
+    # points expire at month ends: a run every 6 hours expires them within hours
+    Periodic(expiry.expire_points, 6 * 3600),
+    Periodic(expiry.remind_expiring, 24 * 3600),
 ]

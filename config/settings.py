@@ -109,6 +109,10 @@ class Settings:
     SETTLEMENT_SWEEP_SECONDS = 300
     RESUME_BATCHES_AFTER_SECONDS = 120
     RAW_ACTIVITY_RETENTION_DAYS = 180
+    # Points expire at the end of the month (Asia/Shanghai) this many months after their
+    # credit. Seeds the first published validity rule (`points_rules`); later changes are
+    # published rules (staff `finance`, or the CLI), never retroactive.
+    POINTS_VALIDITY_MONTHS = 120
     SYNC_BATCH_MAX_RECORDS = 10_000
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
     RATELIMIT_ENABLED = True
@@ -156,6 +160,9 @@ class Settings:
         self.RAW_ACTIVITY_RETENTION_DAYS = _int(
             "RAW_ACTIVITY_RETENTION_DAYS", self.RAW_ACTIVITY_RETENTION_DAYS
         )
+        self.POINTS_VALIDITY_MONTHS = _int("POINTS_VALIDITY_MONTHS", self.POINTS_VALIDITY_MONTHS)
+        if not 1 <= self.POINTS_VALIDITY_MONTHS <= 1200:
+            raise SettingsError("POINTS_VALIDITY_MONTHS must be between 1 and 1200 (months)")
         self.LOG_LEVEL = os.environ.get("LOG_LEVEL", self.LOG_LEVEL)
         for name in ("ARGON2_TIME_COST", "ARGON2_MEMORY_KIB", "ARGON2_PARALLELISM"):
             setattr(self, name, _int(name, getattr(self, name)))

@@ -21,6 +21,7 @@ from backend.db import db, utcnow
 from backend.errors import Conflict, Invalid, NotFound, integer
 from backend.ledger import Account, AccountKind, InsufficientBalance, account_for
 from backend.registry.models import Organization
+from backend.residents import notifications
 from backend.runtime import setting
 from jobs import job
 from jobs.outbox import enqueue_after_commit
@@ -157,6 +158,7 @@ def _refund(row, *, kind: str, actor: str) -> None:
         .execution_options(synchronize_session=False)
     )
     escrow.refund(row, actor=actor, memo=f"order {kind}")
+    notifications.add([notifications.order_closed(row.user_id, row.id, row.points, kind)])
 
 
 _CLOSED_COLUMNS = (Order.id, Order.user_id, Order.item_id, Order.merchant_id, Order.points)

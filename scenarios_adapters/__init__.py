@@ -7,7 +7,9 @@ are the same person's time, so two at once are one activity reported twice),
 ``measures(record)``, ``record_schema(parameters, activity_types, example_start)`` and
 ``documented_activity_types()`` (what the API documents of its records),
 ``check_plausible(activity, parameters)``, ``reduction_g(activity, parameters)``,
-``validate_parameters(parameters)`` and ``supported_activity_types(parameters)``.
+``validate_parameters(parameters)``, ``supported_activity_types(parameters)`` and
+``explain(activity_type, measures, parameters)`` (how the grams were computed, for a
+person to read).
 :func:`assess` runs them in the documented order. Pure functions only: no I/O, no clock.
 """
 
@@ -36,6 +38,7 @@ __all__ = [
     "assess",
     "documented_activity_types",
     "documented_records",
+    "explain",
     "get_adapter",
     "overlapping_formulas",
     "record_schema",
@@ -125,6 +128,17 @@ def assess(
     check_order(activity)
     adapter.check_plausible(activity, parameters)
     return activity, adapter.reduction_g(activity, parameters)
+
+
+def explain(
+    formula: str,
+    activity_type: str,
+    measures: Mapping[str, Any] | None,
+    parameters: Mapping[str, Any],
+) -> dict:
+    """How an activity's grams were computed, in figures a person can follow (Decimal
+    factors; the measure is None once the raw details are erased)."""
+    return get_adapter(formula).explain(activity_type, measures, parameters)
 
 
 # --- the records, as the API documents them ------------------------------------------

@@ -152,6 +152,37 @@ def reduction_g(activity: Activity, parameters: Mapping[str, Any]) -> int:
         return floor_grams(grams)
 
 
+def explain(
+    activity_type: str, measures: Mapping[str, Any] | None, parameters: Mapping[str, Any]
+) -> dict:
+    """How a charging session's grams are computed, for a person to read: the energy
+    (None once erased), the factors, what a kWh saves, and the sum written out. ``km`` is
+    the electric kilometres the energy drives (the petrol-car kilometres it replaces);
+    ``g_per_km`` what one saves."""
+    baseline = decimal_param(parameters["baseline_g_per_km"], "baseline_g_per_km")
+    per_100km = decimal_param(parameters["ev_kwh_per_100km"], "ev_kwh_per_100km", positive=True)
+    grid = decimal_param(parameters["grid_g_per_kwh"], "grid_g_per_kwh")
+    with localcontext(DECIMAL_CONTEXT):
+        g_per_kwh = max(100 * baseline / per_100km - grid, Decimal(0))
+        g_per_km = g_per_kwh * per_100km / 100
+    wh = (measures or {}).get(MEASURE)
+    kwh = None if wh is None else Decimal(wh) / 1000
+    km = None if kwh is None else kwh * 100 / per_100km
+    energy = "?" if kwh is None else number(kwh, 3)
+    return {
+        "formula": FORMULA,
+        MEASURE: wh,
+        "km": km,
+        "baseline_g_per_km": baseline,
+        "ev_kwh_per_100km": per_100km,
+        "grid_g_per_kwh": grid,
+        "g_per_kwh": g_per_kwh,
+        "g_per_km": g_per_km,
+        "expression": f"{energy} kWh × (100 / {number(per_100km, 3)} × "
+        f"{number(baseline, 3)} − {number(grid, 3)}) g/kWh",
+    }
+
+
 # --- the record, as the API documents it ---------------------------------------------
 
 

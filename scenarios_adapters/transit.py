@@ -196,6 +196,30 @@ def reduction_g(activity: Activity, parameters: Mapping[str, Any]) -> int:
         return floor_grams(grams)
 
 
+def explain(
+    activity_type: str, measures: Mapping[str, Any] | None, parameters: Mapping[str, Any]
+) -> dict:
+    """How a trip's grams are computed, for a person to read: the distance (None once
+    erased), the baseline and mode factors, what a kilometre saves, and the sum written
+    out. ``km`` is the distance in kilometres; ``g_per_km`` what one saves (to estimate
+    the distance of an erased trip from its grams)."""
+    baseline = decimal_param(parameters["baseline_g_per_km"], "baseline_g_per_km")
+    factor = decimal_param(parameters["modes"][activity_type], f"modes.{activity_type}")
+    saving = max(baseline - factor, Decimal(0))
+    metres = (measures or {}).get(MEASURE)
+    km = None if metres is None else Decimal(metres) / 1000
+    distance = "?" if km is None else number(km, 3)
+    return {
+        "formula": FORMULA,
+        MEASURE: metres,
+        "km": km,
+        "baseline_g_per_km": baseline,
+        "mode_g_per_km": factor,
+        "g_per_km": saving,
+        "expression": f"{distance} km × ({number(baseline, 3)} − {number(factor, 3)}) g/km",
+    }
+
+
 def _defaults(mode: str) -> dict[str, Decimal]:
     return DEFAULT_PLAUSIBILITY.get(mode, {})
 

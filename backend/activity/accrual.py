@@ -11,14 +11,15 @@ transaction lock; SQLite serialises writers anyway), marks the activities it cre
 in the same transaction as the entries, and keys each entry by its first activity, so
 a second run, a concurrent worker or a run after a killed one finds nothing to do
 twice. Activities arriving later on a day already credited get a further entry for
-what the cap still leaves."""
+what the cap still leaves. A closed account (`backend.residents.closure`) is credited
+nothing: its activities are marked 0 and their raw details erased."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 
 from backend.activity.models import Activity, CreditedResident
 from backend.auth.models import User
@@ -29,6 +30,7 @@ from backend.ledger.posting import EntryRequest, post_many
 from backend.points.conversion import ConversionAccounts, conversion_legs
 from backend.registry.models import Scenario
 from backend.registry.rate import current_rate
+from backend.residents import notifications
 from jobs import job
 
 ADVISORY_KEY = 0x5150_0001  # "accrual"
@@ -52,6 +54,14 @@ def _take_lock() -> bool:
             text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": ADVISORY_KEY}
         ).scalar()
     )
+
+
+def hold_lock() -> None:
+    """Wait for the accrual lock and hold it to the end of the caller's transaction (an
+    account closure: no chunk credits the resident while it closes, and every chunk
+    after it sees the account closed)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ADVISORY_KEY})
 
 
 def mark_credited(user_ids) -> None:
@@ -119,12 +129,14 @@ def accrue_chunk(limit: int = 5000) -> ChunkResult:
         .group_by(Activity.user_id, Activity.scenario_id, Activity.day)
     ):
         already[(row[0], row[1], row[2])] = int(row[3] or 0)
-    auto = {
-        uid: flag
-        for uid, flag in db.session.execute(
-            select(User.id, User.auto_convert).where(in_values(User.id, users))
-        )
-    }
+    auto: dict[int, bool] = {}
+    closed: set[int] = set()  # closed accounts: nothing is credited to them any more
+    for uid, flag, closed_at in db.session.execute(
+        select(User.id, User.auto_convert, User.closed_at).where(in_values(User.id, users))
+    ):
+        auto[uid] = flag
+        if closed_at is not None:
+            closed.add(uid)
 
     backing = account_for(AccountKind.POINTS_BACKING)
     mint = account_for(AccountKind.POINTS_MINT)
@@ -138,10 +150,11 @@ def accrue_chunk(limit: int = 5000) -> ChunkResult:
     requests: list[EntryRequest] = []
     entry_of_group: list[tuple[EntryRequest, list[dict]]] = []
     credited_users: set[int] = set()
+    told: list[dict] = []  # the residents' notifications, written with the entries
     for key in sorted(pending, key=lambda k: (k[1], k[0], k[2])):
         user_id, scenario_id, day = key
         scenario = scenarios[scenario_id]
-        room = max(0, scenario.daily_cap_g - already[key])
+        room = 0 if user_id in closed else max(0, scenario.daily_cap_g - already[key])
         credited_total = 0
         group_marks = []
         for row in pending[key]:
@@ -171,6 +184,7 @@ def accrue_chunk(limit: int = 5000) -> ChunkResult:
         credited_users.add(user_id)
         out.entries += 1
         out.credited_g += credited_total
+        converted_points = 0
         # a frozen resident's grams land, but nothing leaves the account (no conversion)
         if auto.get(user_id) and not reductions[user_id].frozen:
             accounts = ConversionAccounts(reductions[user_id], backing, mint, points_accts[user_id])
@@ -191,7 +205,12 @@ def accrue_chunk(limit: int = 5000) -> ChunkResult:
                 )
                 out.conversions += 1
                 out.points += points
+                converted_points = points
+        told.append(
+            notifications.credit(user_id, scenario.code, day, credited_total, converted_points)
+        )
     entry_ids = post_many(requests)
+    notifications.add(told)
     mark_credited(credited_users)
     for request, group_marks in entry_of_group:
         for m in group_marks:
@@ -205,6 +224,12 @@ def accrue_chunk(limit: int = 5000) -> ChunkResult:
         ],
         only_where_null="credited_g",
     )
+    if closed:  # an upload that raced the closure: its raw details go too
+        db.session.execute(
+            update(Activity)
+            .where(in_values(Activity.user_id, sorted(closed)), Activity.erased_at.is_(None))
+            .values(measures=None, started_at=None, ended_at=None, erased_at=utcnow())
+        )
     out.activities = len(marks)
     return out
 

@@ -11,6 +11,7 @@ from backend.activity.models import Consent
 from backend.db import db, utcnow
 from backend.errors import Conflict, NotFound
 from backend.registry import scenarios
+from backend.residents import notifications
 
 
 class UserRefBound(Conflict):
@@ -51,6 +52,7 @@ def grant(user_id: int, token: str) -> Consent:
     )
     db.session.add(consent)
     db.session.flush()
+    notifications.add([notifications.consent(user_id, consent.id, consent.scenario.code, True)])
     return consent
 
 
@@ -65,3 +67,6 @@ def withdraw(user_id: int, consent_id: int) -> None:
     if consent.withdrawn_at is None:
         consent.withdrawn_at = utcnow()
         db.session.flush()
+        notifications.add(
+            [notifications.consent(user_id, consent.id, consent.scenario.code, False)]
+        )

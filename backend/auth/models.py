@@ -33,6 +33,9 @@ class User(db.Model):
     # Access tokens carry the generation they were issued in (`gen`); bumping it (sign
     # out everywhere, disabling) refuses every earlier token at once.
     token_gen: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # A resident who closed their account (PIPL Art. 47): phone hash, masked phone,
+    # display name and password are erased; the row stays as the ledger's anonymous id.
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     organization: Mapped[Organization | None] = relationship(lazy="select")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from backend.auth.models import User
-from backend.db import db
+from backend.db import db, utcnow
 from backend.errors import NotFound
 from backend.ledger import AccountKind, balance_of
+from backend.points import lots
 
 
 def profile(user_id: int) -> dict:
@@ -19,6 +20,7 @@ def profile(user_id: int) -> dict:
         "auto_convert": user.auto_convert,
         "reductions_g": balance_of(AccountKind.RESIDENT_REDUCTIONS, user.id),
         "points": balance_of(AccountKind.RESIDENT_POINTS, user.id),
+        "points_expiring_next": lots.next_expiry(user.id, utcnow()),
     }
 
 
