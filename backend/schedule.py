@@ -7,6 +7,7 @@ from __future__ import annotations
 from backend.activity import accrual, ingest, retention
 from backend.reconciliation import report
 from backend.registry import duplicates
+from backend.web import sessions as web_sessions
 from jobs import Periodic, relay
 from mall import orders, settlement
 
@@ -21,6 +22,7 @@ EVERY_JOB = [
     settlement.sweep_settlements,
     report.nightly_reconciliation,
     duplicates.find_duplicates,
+    web_sessions.purge_web_sessions,
 ]
 
 # Every periodic job is idempotent and re-does whatever an earlier, killed run left.
@@ -33,4 +35,5 @@ PERIODIC = [
     Periodic(retention.purge_raw_activity, 3600),
     Periodic(report.nightly_reconciliation, 24 * 3600),
     Periodic(duplicates.find_duplicates, 24 * 3600),
+    Periodic(web_sessions.purge_web_sessions, 3600),
 ]
