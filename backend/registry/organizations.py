@@ -36,6 +36,18 @@ def list_query(kind: str | None, credit_code: str | None):
     return stmt
 
 
+def names(org_ids) -> dict[int, str]:
+    """Organisation names by id (for lists that show who)."""
+    ids = sorted({int(i) for i in org_ids if i is not None})
+    if not ids:
+        return {}
+    return dict(
+        db.session.execute(
+            select(Organization.id, Organization.name).where(Organization.id.in_(ids))
+        )
+    )
+
+
 def by_credit_code(code: str) -> Organization:
     org = db.session.execute(
         select(Organization).where(Organization.credit_code == code)

@@ -38,7 +38,6 @@ from backend.db import db, rollback_quietly
 from backend.errors import ApiError, Forbidden, Invalid, Unauthorized
 from backend.http import CHINA, HTML_CSP, cursor_page
 from backend.web import sessions
-from backend.web.models import WebSession
 
 SESSION_COOKIE = "sip_session"
 CSRF_COOKIE = "sip_csrf"
@@ -84,7 +83,7 @@ def clear_cookie(response: Response, base: str) -> None:
     )
 
 
-def web_session() -> WebSession | None:
+def web_session() -> sessions.LiveSession | None:
     """The live browser session of this request (looked up once)."""
     if "web_session" not in g:
         g.web_session = sessions.find(request.cookies.get(cookie_name(SESSION_COOKIE)))
@@ -180,6 +179,7 @@ def page(*kinds: str, roles: tuple[str, ...] = ()):
             elif principal.organization_id is None:
                 raise Forbidden("This login is bound to no organisation.")
             g.principal = principal
+            sessions.touch(session)
             set_actor(
                 db.session,
                 Actor(principal.actor, ",".join(acting) or principal.kind, g.get("request_id")),
@@ -235,6 +235,16 @@ def load_form(schema_cls, data: dict) -> dict:
         return schema_cls().load(data)
     except ValidationError as err:
         raise Invalid("The form did not validate; see the fields.", errors=err.messages) from err
+
+
+def load_query(schema_cls) -> dict:
+    """The page's query string validated by the API's own query schema (unknown and
+    empty arguments left out): 422 with the field messages when it does not validate."""
+    fields = schema_cls().fields
+    data = {k: v for k, v in request.args.items() if k in fields and v.strip()}
+    data.pop("cursor", None)
+    data.pop("limit", None)
+    return load_form(schema_cls, data)
 
 
 def rollback() -> None:

@@ -9,9 +9,10 @@ every request exactly as the API's guard does (`backend.auth.subjects`)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 
 from backend.auth.models import User
 from backend.auth.tokens import new_secret, sha256
@@ -56,33 +57,75 @@ def open_for(user: User) -> tuple[str, WebSession]:
     return token, row
 
 
-def find(token: str | None) -> WebSession | None:
+@dataclass(frozen=True)
+class LiveSession:
+    id: int
+    user_id: int
+    kind: str
+    token_gen: int
+    csrf_token: str
+    last_seen_at: datetime
+
+
+def _read(stmt):
+    """One row of `stmt`. On SQLite a transaction takes the write lock at BEGIN, so the
+    read runs on a short connection of its own (as `backend.auth.subjects` reads): the
+    request's own transaction begins later, only if it writes."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        with db.engine.connect() as conn:
+            return conn.execute(stmt).one_or_none()
+    return db.session.execute(stmt).one_or_none()
+
+
+def find(token: str | None) -> LiveSession | None:
     """The live session behind a cookie's token, or None (unknown, ended, expired or
-    idle too long). Marks it seen."""
+    idle too long)."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
     now = utcnow()
-    row = db.session.execute(
-        select(WebSession).where(
+    row = _read(
+        select(
+            WebSession.id,
+            WebSession.user_id,
+            WebSession.kind,
+            WebSession.token_gen,
+            WebSession.csrf_token,
+            WebSession.last_seen_at,
+        ).where(
             WebSession.token_hash == sha256(token),
             WebSession.ended_at.is_(None),
             WebSession.expires_at > now,
         )
-    ).scalar_one_or_none()
+    )
     if row is None:
         return None
-    if row.last_seen_at <= now - timedelta(seconds=setting("WEB_SESSION_IDLE_SECONDS")):
+    last_seen = row.last_seen_at
+    if last_seen <= now - timedelta(seconds=setting("WEB_SESSION_IDLE_SECONDS")):
         return None
-    if now - row.last_seen_at >= TOUCH_EVERY:
-        row.last_seen_at = now
-    return row
+    return LiveSession(row.id, row.user_id, row.kind, row.token_gen, row.csrf_token, last_seen)
 
 
-def end(row: WebSession) -> None:
+def touch(session: LiveSession) -> None:
+    """Mark the session seen now (at most once a minute: one small write)."""
+    now = utcnow()
+    if now - session.last_seen_at < TOUCH_EVERY:
+        return
+    db.session.execute(
+        update(WebSession)
+        .where(WebSession.id == session.id, WebSession.ended_at.is_(None))
+        .values(last_seen_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def end(session: LiveSession) -> None:
     """Sign out: the session ends now (its cookie is worth nothing from here on)."""
-    if row.ended_at is None:
-        row.ended_at = utcnow()
-        db.session.flush()
+    db.session.execute(
+        update(WebSession)
+        .where(WebSession.id == session.id, WebSession.ended_at.is_(None))
+        .values(ended_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
 
 
 def purge(now=None) -> int:
