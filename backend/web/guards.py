@@ -25,6 +25,7 @@ import functools
 import hashlib
 import hmac
 import secrets
+from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, g, make_response, render_template, request
@@ -293,6 +294,19 @@ def _local(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return value.astimezone(CHINA).strftime(fmt)
 
 
+def _until(value) -> str:
+    """The end of a period in China Standard Time; a midnight end is shown as 24:00 of
+    the day before (a notice "ends at 24:00 on its fifth working day")."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    local = value.astimezone(CHINA)
+    if (local.hour, local.minute, local.second) == (0, 0, 0):
+        return (local - timedelta(days=1)).strftime("%Y-%m-%d") + " 24:00"
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
 def _grams(value) -> str:
     return "" if value is None else f"{int(value):,}"
 
@@ -310,7 +324,7 @@ def init_app(app) -> None:
     app.jinja_env.globals.update(
         csrf_token=csrf_token, has_role=has_role, CSRF_FIELD=CSRF_FIELD, is_htmx=is_htmx
     )
-    app.jinja_env.filters.update(local=_local, grams=_grams, tco2e=_tco2e)
+    app.jinja_env.filters.update(local=_local, until=_until, grams=_grams, tco2e=_tco2e)
 
     @app.context_processor
     def _who():
