@@ -41,11 +41,10 @@ def names(org_ids) -> dict[int, str]:
     ids = sorted({int(i) for i in org_ids if i is not None})
     if not ids:
         return {}
-    return dict(
-        db.session.execute(
-            select(Organization.id, Organization.name).where(Organization.id.in_(ids))
-        )
+    rows = db.session.execute(
+        select(Organization.id, Organization.name).where(Organization.id.in_(ids))
     )
+    return {row.id: row.name for row in rows}
 
 
 def by_credit_code(code: str) -> Organization:

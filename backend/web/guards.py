@@ -170,6 +170,7 @@ def page(*kinds: str, roles: tuple[str, ...] = ()):
                 principal = subjects.load(claimed)
             except subjects.SubjectInactive as exc:
                 raise SignInNeeded("Your session has ended; sign in again.") from exc
+            g.principal = principal  # signed in, whatever this page says (the menu)
             if principal.kind not in kinds:
                 raise Forbidden("This page is not for your login.")
             acting: tuple[str, ...] = ()
@@ -179,7 +180,6 @@ def page(*kinds: str, roles: tuple[str, ...] = ()):
                     raise Forbidden("Your staff role may not see this page.")
             elif principal.organization_id is None:
                 raise Forbidden("This login is bound to no organisation.")
-            g.principal = principal
             sessions.touch(session)
             set_actor(
                 db.session,
@@ -328,4 +328,6 @@ def init_app(app) -> None:
 
     @app.context_processor
     def _who():
-        return {"me": g.get("principal")}
+        principal = g.get("principal")
+        session = g.get("web_session") if principal is not None else None
+        return {"me": principal, "me_login": session.login if session else ""}

@@ -65,6 +65,7 @@ class LiveSession:
     token_gen: int
     csrf_token: str
     last_seen_at: datetime
+    login: str | None = None  # shown in the page's header
 
 
 def _read(stmt):
@@ -91,7 +92,10 @@ def find(token: str | None) -> LiveSession | None:
             WebSession.token_gen,
             WebSession.csrf_token,
             WebSession.last_seen_at,
-        ).where(
+            User.login,
+        )
+        .join(User, User.id == WebSession.user_id)
+        .where(
             WebSession.token_hash == sha256(token),
             WebSession.ended_at.is_(None),
             WebSession.expires_at > now,
@@ -102,7 +106,9 @@ def find(token: str | None) -> LiveSession | None:
     last_seen = row.last_seen_at
     if last_seen <= now - timedelta(seconds=setting("WEB_SESSION_IDLE_SECONDS")):
         return None
-    return LiveSession(row.id, row.user_id, row.kind, row.token_gen, row.csrf_token, last_seen)
+    return LiveSession(
+        row.id, row.user_id, row.kind, row.token_gen, row.csrf_token, last_seen, row.login
+    )
 
 
 def touch(session: LiveSession) -> None:

@@ -78,7 +78,7 @@
       return { type: "line", labels: j.days, unit: "",
         datasets: [
           dataset("流通积分 Points outstanding", j.points_outstanding, 1, { yAxisID: "y" }),
-          dataset("积分背书 Backing (kg)", j.points_backing_g.map(kg), 0, { yAxisID: "y" }),
+          dataset("积分背书 Backing (g)", j.points_backing_g, 0, { yAxisID: "y", borderDash: [6, 4] }),
           dataset("异常项 Offending checks", j.failed_checks, 4, { yAxisID: "y1", type: "bar" })
         ],
         axes: { y1: { position: "right", beginAtZero: true, ticks: { precision: 0 }, grid: { drawOnChartArea: false } } } };
