@@ -353,3 +353,28 @@ def test_reconciliation_drills_down_to_the_offending_order_and_account(app, clie
     assert account.status_code == 200 and "order_escrow" in account.text
     history = finance.get("/console/reconciliation/history.json").get_json()
     assert history["ok"] == [False] and history["failed_checks"][0] >= 1
+
+
+def test_a_rate_limited_form_answers_with_a_page(app, client):
+    from backend.extensions import limiter
+
+    browser = app.test_client()
+    token = csrf_of(browser.get("/login").text)
+    app.config["RATELIMIT_LOGIN_NAME"], before = "2 per minute", app.config["RATELIMIT_LOGIN_NAME"]
+    try:
+        limiter.reset()
+        answers = [
+            browser.post(
+                "/login", data={"login": "nobody", "password": "wrong-pass", "csrf_token": token}
+            ).status_code
+            for _ in range(3)
+        ]
+        assert answers == [401, 401, 429]
+        r = browser.post(
+            "/login", data={"login": "nobody", "password": "wrong-pass", "csrf_token": token}
+        )
+        assert r.status_code == 429 and "text/html" in r.content_type and "rate_limited" in r.text
+        assert "Retry-After" in r.headers
+    finally:
+        app.config["RATELIMIT_LOGIN_NAME"] = before
+        limiter.reset()

@@ -275,11 +275,25 @@ def _error_page(err: ApiError) -> Response:
     return response
 
 
+class TooMany(ApiError):
+    status, code, title = 429, "rate_limited", "Too many requests"
+
+
+def _too_many(err) -> Response:
+    """A rate limit (sign-in, objections) as a page, with its Retry-After."""
+    response = _error_page(TooMany("Too many requests from here: wait a little and try again."))
+    for name, value in err.get_headers() if hasattr(err, "get_headers") else ():
+        if name.lower() == "retry-after":
+            response.headers[name] = value
+    return response
+
+
 def install(blueprint: Blueprint) -> Blueprint:
     """Make `blueprint` a page blueprint: CSRF on every unsafe request, refusals and
-    errors as HTML pages."""
+    errors (rate limits too) as HTML pages."""
     blueprint.before_request(check_csrf)
     blueprint.register_error_handler(ApiError, _error_page)
+    blueprint.register_error_handler(429, _too_many)
     return blueprint
 
 

@@ -143,3 +143,18 @@ def notices_can_start(app) -> None:
             entered_by=staff_id,
         )
         db.session.commit()
+
+
+def assert_labelled(page) -> None:
+    """Every visible form control has an accessible name (a <label>, aria-label or
+    aria-labelledby), and every button a name."""
+    unnamed = page.evaluate(
+        """() => [...document.querySelectorAll("input, select, textarea, button")]
+            .filter(e => e.type !== "hidden" && !e.hidden && e.offsetParent !== null)
+            .filter(e => e.tagName === "BUTTON"
+                ? !e.textContent.trim() && !e.getAttribute("aria-label")
+                : !(e.labels && e.labels.length) && !e.getAttribute("aria-label")
+                  && !e.getAttribute("aria-labelledby"))
+            .map(e => e.outerHTML.slice(0, 120))"""
+    )
+    assert unnamed == [], unnamed

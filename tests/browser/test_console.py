@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.steps import (
+    assert_labelled,
     merchant_with_orders,
     notices_can_start,
     pending_settlement,
@@ -67,6 +68,7 @@ def test_a_reviewer_takes_a_scenario_to_registered_through_notice_and_objection(
     # a reviewer gives no opinion; accepting is the one step open
     assert page.locator("form[data-action=opinion]").count() == 0
     assert page.locator("form[data-action=notice]").count() == 0
+    assert_labelled(page)
     with page.expect_navigation():
         page.get_by_role("button", name="受理 Accept").click()
     assert page.get_by_role("status").filter(has_text="已受理").is_visible()
@@ -94,6 +96,7 @@ def test_a_reviewer_takes_a_scenario_to_registered_through_notice_and_objection(
     page.goto("/notices")
     with page.expect_navigation():
         page.get_by_role("link", name="金鸡湖水上巴士低碳出行").click()
+    assert_labelled(page)
     page.get_by_label("异议内容").fill("该码头同时申报了其他减排机制，存在重复计算风险。")
     page.get_by_label("联系方式（选填）").fill("objector@example.org")
     with page.expect_navigation():
@@ -106,6 +109,7 @@ def test_a_reviewer_takes_a_scenario_to_registered_through_notice_and_objection(
     # the reviewer sees it (with the contact), dismisses it, and decides after the notice
     sign_in(page, reviewer)
     page.goto(f"/console/applications/{application_id}")
+    assert_labelled(page)
     objection = page.locator(f"[data-objection='{reference}']")
     assert "objector@example.org" in objection.inner_text()
     objection.get_by_label("处理").select_option("dismissed")
@@ -165,6 +169,7 @@ def test_a_merchant_redeems_a_code_typed_at_the_till(
     code = shop["orders"][0]["redemption_code"]
     sign_in(page, shop["merchant"]["login"], "till-password", lands="/merchant")
     assert "worker-src blob:" in page.request.get("/merchant").headers["content-security-policy"]
+    assert_labelled(page)
     typed = "-".join(code[i : i + 4] for i in range(0, len(code), 4)).lower()
     page.get_by_label("兑换码").fill(typed)
     page.get_by_role("button", name="核销 Redeem").click()

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from tests.browser.steps import resident, retirement_certificate, stage
+from tests.browser.steps import assert_labelled, resident, retirement_certificate, stage
 from tests.helpers import bind, operator_headers, trip, upload
 
 pytestmark = pytest.mark.browser
@@ -134,6 +134,7 @@ def test_no_public_page_carries_a_phone_a_user_reference_or_a_resident_id(
         page.wait_for_load_state("networkidle")
         html = page.content()
         seen.append(path)
+        assert_labelled(page)
         for secret in secrets:
             assert secret not in html, (path, secret)
         assert not re.search(r"resident:\d+", html), path
