@@ -48,8 +48,10 @@ def callers(app, client) -> dict:
     staff = helpers.bearer(helpers.login(client, "everything", "staff-password")["access_token"])
     helpers.load_catalogue(client, staff)
     from tests.mall_helpers import make_merchant
+    from tests.registry_helpers import organization
 
     return {
+        "org": organization(client, staff, "project_owner")["headers"],
         "staff": staff,
         "resident": helpers.register_resident(client)["headers"],
         "operator": helpers.operator_headers(client, staff, "SIP-S-METRO"),
