@@ -77,9 +77,10 @@ def create_app(profile: str | None = None, overrides: dict | None = None) -> Fla
     app.after_request(_no_body_on_204)
     app.register_blueprint(health)
     app.register_blueprint(docs)
-    from backend.certificates.resources import page_blueprints
+    from backend.web import guards as web_guards
 
-    for page_blueprint in page_blueprints:
+    web_guards.init_app(app)
+    for page_blueprint in _page_blueprints():
         app.register_blueprint(page_blueprint)
     for blueprint in _api_blueprints():
         api.register_blueprint(blueprint)
@@ -89,6 +90,24 @@ def create_app(profile: str | None = None, overrides: dict | None = None) -> Fla
 
     retention.check_at_startup(app)  # a retention shorter than a scenario window: refused
     return app
+
+
+def _page_blueprints() -> list:
+    """The server-rendered pages: the public site, the verify page, sign-in, the staff
+    console and the merchant page (plain Flask blueprints, not in the API document)."""
+    from backend.certificates import resources as certificates
+    from backend.console import resources as console
+    from backend.site import resources as site
+    from backend.till import resources as till
+    from backend.web import resources as web
+
+    return [
+        *site.blueprints,
+        *certificates.page_blueprints,
+        *web.blueprints,
+        *console.blueprints,
+        *till.blueprints,
+    ]
 
 
 def _api_blueprints() -> list:

@@ -33,5 +33,6 @@ from backend.registry.models import (  # noqa: F401
 )
 from backend.residents.models import Notification  # noqa: F401
 from backend.sanctions.models import Sanction  # noqa: F401
+from backend.web.models import WebSession  # noqa: F401
 from backend.workdays.models import CalendarYear  # noqa: F401
 from jobs.outbox import OutboxMessage  # noqa: F401

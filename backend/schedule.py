@@ -8,6 +8,7 @@ from backend.activity import accrual, ingest, retention
 from backend.points import expiry
 from backend.reconciliation import report
 from backend.registry import duplicates
+from backend.web import sessions as web_sessions
 from jobs import Periodic, relay
 from mall import orders, settlement
 
@@ -24,6 +25,7 @@ EVERY_JOB = [
     duplicates.find_duplicates,
     expiry.expire_points,
     expiry.remind_expiring,
+    web_sessions.purge_web_sessions,
 ]
 
 # Every periodic job is idempotent and re-does whatever an earlier, killed run left.
@@ -39,4 +41,5 @@ PERIODIC = [
     # points expire at month ends: a run every 6 hours expires them within hours
     Periodic(expiry.expire_points, 6 * 3600),
     Periodic(expiry.remind_expiring, 24 * 3600),
+    Periodic(web_sessions.purge_web_sessions, 3600),
 ]

@@ -133,6 +133,10 @@ class Settings:
     PUBLIC_BASE_URL: str | None = None
     EXPERT_QUORUM = 3  # an approval needs a majority of at least this many expert opinions
     NOTICE_WORKING_DAYS = 5  # a public notice runs at least this many working days
+    # Browser sessions of the console and the merchant page: they end after this long
+    # without a request, and after the maximum in any case.
+    WEB_SESSION_IDLE_SECONDS = 30 * 60
+    WEB_SESSION_MAX_SECONDS = 12 * 3600
     LOAD_DEFAULT_CATALOGUE = False
     LOG_LEVEL = "INFO"
     # argon2id cost of new password hashes (argon2-cffi's defaults: RFC 9106 low-memory)
@@ -169,6 +173,10 @@ class Settings:
         self.EXPERT_QUORUM = _int("EXPERT_QUORUM", self.EXPERT_QUORUM)
         self.PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL") or None
         self.NOTICE_WORKING_DAYS = _int("NOTICE_WORKING_DAYS", self.NOTICE_WORKING_DAYS)
+        self.WEB_SESSION_IDLE_SECONDS = _int(
+            "WEB_SESSION_IDLE_SECONDS", self.WEB_SESSION_IDLE_SECONDS
+        )
+        self.WEB_SESSION_MAX_SECONDS = _int("WEB_SESSION_MAX_SECONDS", self.WEB_SESSION_MAX_SECONDS)
         if self.RAW_ACTIVITY_RETENTION_DAYS < 1:
             raise SettingsError("RAW_ACTIVITY_RETENTION_DAYS must be at least 1 (days)")
 

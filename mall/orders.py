@@ -331,6 +331,11 @@ def merchant_query(merchant_id: int, status: str | None = None) -> Select:
     return stmt
 
 
+def of_settlement(batch_id: int) -> Select:
+    """The orders a settlement batch converts (what staff check before approving)."""
+    return select(Order).where(Order.settlement_id == batch_id).options(selectinload(Order.item))
+
+
 @job(queue="mall", timeout=300)
 def expire_orders(limit: int = 1000) -> dict:
     """Expire pending orders past their time (points back, stock back)."""

@@ -48,14 +48,14 @@ def callers(app, client) -> dict:
     staff = helpers.bearer(helpers.login(client, "everything", "staff-password")["access_token"])
     helpers.load_catalogue(client, staff)
     from tests.mall_helpers import make_merchant
+    from tests.registry_helpers import organization
 
-    merchant = make_merchant(client, staff)["headers"]
     return {
+        "org": organization(client, staff, "project_owner")["headers"],
         "staff": staff,
         "resident": helpers.register_resident(client)["headers"],
         "operator": helpers.operator_headers(client, staff, "SIP-S-METRO"),
-        "merchant": merchant,
-        "org": merchant,  # a merchant's till login is an organisation user
+        "merchant": make_merchant(client, staff)["headers"],
     }
 
 

@@ -50,6 +50,15 @@ def get_public(application_id: int) -> Application:
     return app
 
 
+def is_open(app: Application) -> bool:
+    """Does the notice take objections now?"""
+    return (
+        app.notice_starts_at is not None
+        and app.status == "in_notice"
+        and utcnow() < app.notice_ends_at
+    )
+
+
 def _reference() -> str:
     return "OBJ-" + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(10))
 
@@ -59,7 +68,7 @@ def file(application_id: int, text: str, contact: str | None) -> Objection:
     app = transitions.lock(application_id) if _exists(application_id) else None
     if app is None or app.notice_starts_at is None:
         raise NoticeNotFound("No such notice.")
-    if app.status != "in_notice" or utcnow() >= app.notice_ends_at:
+    if not is_open(app):
         raise NoticeClosed("The notice is closed: objections are no longer received.")
     objection = Objection(
         application_id=app.id, reference=_reference(), text=text, contact=contact, status="open"

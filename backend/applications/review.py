@@ -8,6 +8,7 @@ from sqlalchemy import Select, func, select
 
 from backend.applications import publication, transitions
 from backend.applications.models import Application, ExpertOpinion, Objection
+from backend.applications.workflow import allowed_actions
 from backend.db import db, utcnow
 from backend.errors import Conflict, integer, text
 from backend.registry import assets
@@ -54,6 +55,49 @@ def get(application_id: int) -> Application:
     if app is None:
         raise transitions.ApplicationNotFound("No such application.")
     return app
+
+
+def staff_actions(app: Application, roles, user_id: int, now=None) -> dict:
+    """What a staff member holding `roles` may do to `app` now (the console shows these
+    buttons and only these; each act checks again): `accept`, `return`, `notice`,
+    `approve`, `reject` (reviewer), `opinion` (expert, once per expert), `resolve`
+    (reviewer, while an objection is open)."""
+    roles = set(roles)
+    allowed = set(allowed_actions(app.type, app.status))
+    now = now or utcnow()
+    open_objections = [o for o in app.objections if o.status == "open"]
+    actions: set[str] = set()
+    if "reviewer" in roles:
+        actions |= allowed & {"accept", "return", "notice"}
+        if app.status == "in_notice":
+            if now >= app.notice_ends_at and not open_objections:
+                actions |= allowed & {"approve", "reject"}
+        else:
+            actions |= allowed & {"approve", "reject"}
+        if open_objections:
+            actions.add("resolve")
+    given = any(o.expert_id == user_id for o in app.opinions)
+    if "expert" in roles and "opinion" in allowed and not given:
+        actions.add("opinion")
+    verdict = expert_verdict(app) if app.status == "in_review" else (0, 0)
+    return {
+        "actions": actions,
+        "quorum": setting("EXPERT_QUORUM"),
+        "opinions": verdict[0],
+        "approvals": verdict[1],
+        "notice_running": app.status == "in_notice" and now < app.notice_ends_at,
+        "open_objections": len(open_objections),
+    }
+
+
+def counts_by_status() -> dict[str, int]:
+    """How many applications are at each status (the console's overview)."""
+    return {
+        status: int(n)
+        for status, n in db.session.execute(
+            select(Application.status, func.count()).group_by(Application.status)
+        )
+    }
 
 
 def pre_review(application_id: int, decision: str, reasons: str | None, *, actor: str):

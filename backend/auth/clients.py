@@ -92,6 +92,15 @@ def create_for_scenario(
     return {"client_id": client.client_id, "client_secret": secret}
 
 
+def get(client_id: str) -> OperatorClient:
+    client = db.session.execute(
+        select(OperatorClient).where(OperatorClient.client_id == client_id)
+    ).scalar_one_or_none()
+    if client is None:
+        raise NotFound("No such operator client.", code="operator_client_not_found")
+    return client
+
+
 def query(organization_id: int | None = None) -> Select:
     """Operator clients (never their secrets), by organisation."""
     stmt = select(OperatorClient)

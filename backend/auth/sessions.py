@@ -55,7 +55,10 @@ def _issue_pair(user: User, family_id: str | None = None) -> dict:
     }
 
 
-def login(login_name: str, password: str) -> dict:
+def authenticate(login_name: str, password: str) -> User:
+    """The user behind a login and password, under the lockout (429 `login_locked`);
+    401 `bad_credentials` for a wrong pair or a disabled login, 403 for a frozen one.
+    The API's login and the pages' sign-in both start here."""
     lockout.check(login_name)
     if is_phone(login_name):
         stmt = select(User).where(User.phone_hash == phone_hash(login_name, setting("PII_KEY")))
@@ -68,7 +71,11 @@ def login(login_name: str, password: str) -> dict:
         raise BadCredentials("Wrong login or password.")
     lockout.succeeded(login_name)
     refuse_frozen(user)
-    return _issue_pair(user)
+    return user
+
+
+def login(login_name: str, password: str) -> dict:
+    return _issue_pair(authenticate(login_name, password))
 
 
 def refresh(token: str) -> dict:

@@ -149,6 +149,11 @@ def staff_query() -> Select:
     return select(User).where(User.kind == "staff")
 
 
+def of_organization(organization_id: int) -> Select:
+    """The logins bound to an organisation (its org users, or a merchant's tills)."""
+    return select(User).where(User.organization_id == organization_id)
+
+
 def get_of_kind(kind: str, user_id: int) -> User:
     user = db.session.get(User, user_id)
     if user is None or user.kind != kind:

@@ -19,3 +19,35 @@ class PublicStatsOut(ma.Schema):
         required=True, metadata=ex(900000, "Points merchants settled back into reductions.")
     )
     reductions_converted_back_g = ma.fields.Integer(required=True)
+
+
+class ScenarioSeriesOut(ma.Schema):
+    scenario_code = ma.fields.String(required=True)
+    scenario_title = ma.fields.String(required=True)
+    values = ma.fields.List(ma.fields.Integer(), required=True)
+
+
+class MonthlyQuery(ma.Schema):
+    months = ma.fields.Integer(load_default=12, validate=ma.validate.Range(min=1, max=60))
+
+
+class MonthlyOut(ma.Schema):
+    months = ma.fields.List(
+        ma.fields.String(), required=True, metadata={"description": "YYYY-MM, Asia/Shanghai"}
+    )
+    reductions_credited_g = ma.fields.List(ma.fields.Nested(ScenarioSeriesOut), required=True)
+    points_issued = ma.fields.List(ma.fields.Integer(), required=True)
+    points_redeemed = ma.fields.List(ma.fields.Integer(), required=True)
+    reductions_retired_g = ma.fields.List(ma.fields.Integer(), required=True)
+    reductions_cancelled_g = ma.fields.List(ma.fields.Integer(), required=True)
+
+
+class ScenarioTotalOut(ma.Schema):
+    scenario_code = ma.fields.String(required=True)
+    scenario_title = ma.fields.String(required=True)
+    status = ma.fields.String(required=True)
+    reductions_credited_g = ma.fields.Integer(required=True)
+
+
+class ScenarioTotalsOut(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(ScenarioTotalOut), required=True)

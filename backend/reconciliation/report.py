@@ -414,3 +414,36 @@ def nightly_reconciliation() -> dict:
         failed = [name for name, ok in report["checks"].items() if not ok]
         log.error("reconciliation is not ok: %s (report %s)", failed, report_id)
     return {"report_id": report_id, "ok": report["ok"]}
+
+
+def history(days: int = 90) -> dict:
+    """The stored daily reports of the last `days` days, oldest first, as chart series:
+    whether each was ok, how many checks failed, points outstanding and their backing."""
+    rows = list(
+        db.session.execute(
+            select(ReconciliationReport).order_by(ReconciliationReport.day.desc()).limit(days)
+        ).scalars()
+    )[::-1]
+    out: dict[str, list] = {
+        "days": [],
+        "ok": [],
+        "failed_checks": [],
+        "points_outstanding": [],
+        "points_backing_g": [],
+        "report_ids": [],
+    }
+    for row in rows:
+        checks = row.report.get("checks") or {}
+        out["days"].append(row.day.isoformat())
+        out["ok"].append(bool(row.ok))
+        out["failed_checks"].append(sum(1 for passed in checks.values() if not passed))
+        out["points_outstanding"].append(int(row.report.get("points_outstanding") or 0))
+        out["points_backing_g"].append(int(row.report.get("points_backing_g") or 0))
+        out["report_ids"].append(row.id)
+    return out
+
+
+def latest_stored() -> ReconciliationReport | None:
+    return db.session.execute(
+        select(ReconciliationReport).order_by(ReconciliationReport.day.desc()).limit(1)
+    ).scalar_one_or_none()

@@ -44,6 +44,17 @@ def list_query(kind: str | None, credit_code: str | None):
     return stmt
 
 
+def names(org_ids) -> dict[int, str]:
+    """Organisation names by id (for lists that show who)."""
+    ids = sorted({int(i) for i in org_ids if i is not None})
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(Organization.id, Organization.name).where(Organization.id.in_(ids))
+    )
+    return {row.id: row.name for row in rows}
+
+
 def by_credit_code(code: str) -> Organization:
     org = db.session.execute(
         select(Organization).where(Organization.credit_code == code)

@@ -288,3 +288,10 @@ def staff_query(subject_type: str | None = None, open_only: bool = False) -> Sel
     if open_only:
         stmt = stmt.where(Sanction.lifted_at.is_(None))
     return stmt
+
+
+def of_subject(subject_type: str, subject_id: int) -> Select:
+    """The sanctions of one organisation or resident, open and lifted."""
+    return select(Sanction).where(
+        Sanction.subject_type == subject_type, Sanction.subject_id == subject_id
+    )

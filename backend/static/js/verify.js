@@ -3,7 +3,7 @@
 // the certificate holds only strings, integers, objects and arrays) and WebCrypto.
 (function () {
   "use strict";
-  var main = document.querySelector("main.verify");
+  var main = document.querySelector(".verify[data-certificate-url]");
   var out = document.getElementById("browser-verdict");
   if (!main || !out) { return; }
 
