@@ -68,8 +68,8 @@ def points_rules():
 @require("staff", roles=(FINANCE,))
 @staff.arguments(s.PointsRuleIn)
 @staff.response(201, s.PointsRuleOut)
-@staff.alt_response(409, description="points_rule_exists: a rule with this effective time")
-@staff.alt_response(422, description="retroactive_rule: effective_from is in the past")
+@staff.problems(409, "points_rule_exists")
+@staff.problems(422, "retroactive_rule")
 def publish_points_rule(body):
     """Publish a new points validity rule.
 

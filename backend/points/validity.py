@@ -39,6 +39,10 @@ SEED_NOTE = (
 )
 
 
+class RetroactiveRule(Invalid):
+    code, title = "retroactive_rule", "A validity rule may not start in the past"
+
+
 class RuleExists(Conflict):
     code, title = "points_rule_exists", "A rule with this effective time exists"
 
@@ -144,9 +148,8 @@ def publish(
     if start.tzinfo is None:
         raise Invalid(errors={"effective_from": ["Give a time with a UTC offset."]})
     if start < now - SKEW:
-        raise Invalid(
+        raise RetroactiveRule(
             "A validity rule applies only to points credited from now on.",
-            code="retroactive_rule",
             errors={"effective_from": ["Must not be in the past: rules are never retroactive."]},
         )
     if not 1 <= months <= 1200:

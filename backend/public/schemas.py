@@ -22,32 +22,46 @@ class PublicStatsOut(ma.Schema):
 
 
 class ScenarioSeriesOut(ma.Schema):
-    scenario_code = ma.fields.String(required=True)
-    scenario_title = ma.fields.String(required=True)
-    values = ma.fields.List(ma.fields.Integer(), required=True)
+    scenario_code = ma.fields.String(required=True, metadata=ex("SIP-S-METRO"))
+    scenario_title = ma.fields.String(required=True, metadata=ex("苏州工业园区地铁出行（演示）"))
+    values = ma.fields.List(
+        ma.fields.Integer(), required=True, metadata=ex([41200, 52900], "Grams, one per month.")
+    )
 
 
 class MonthlyQuery(ma.Schema):
-    months = ma.fields.Integer(load_default=12, validate=ma.validate.Range(min=1, max=60))
+    months = ma.fields.Integer(
+        load_default=12,
+        validate=ma.validate.Range(min=1, max=60),
+        metadata=ex(12, "How many months, up to this one."),
+    )
 
 
 class MonthlyOut(ma.Schema):
     months = ma.fields.List(
-        ma.fields.String(), required=True, metadata={"description": "YYYY-MM, Asia/Shanghai"}
+        ma.fields.String(),
+        required=True,
+        metadata=ex(["2026-10", "2026-11"], "YYYY-MM, Asia/Shanghai"),
     )
     reductions_credited_g = ma.fields.List(ma.fields.Nested(ScenarioSeriesOut), required=True)
-    points_issued = ma.fields.List(ma.fields.Integer(), required=True)
-    points_redeemed = ma.fields.List(ma.fields.Integer(), required=True)
-    reductions_retired_g = ma.fields.List(ma.fields.Integer(), required=True)
-    reductions_cancelled_g = ma.fields.List(ma.fields.Integer(), required=True)
+    points_issued = ma.fields.List(ma.fields.Integer(), required=True, metadata=ex([40000, 51000]))
+    points_redeemed = ma.fields.List(
+        ma.fields.Integer(), required=True, metadata=ex([12000, 15000])
+    )
+    reductions_retired_g = ma.fields.List(
+        ma.fields.Integer(), required=True, metadata=ex([0, 1234567])
+    )
+    reductions_cancelled_g = ma.fields.List(
+        ma.fields.Integer(), required=True, metadata=ex([0, 500000])
+    )
 
 
-class ScenarioTotalOut(ma.Schema):
-    scenario_code = ma.fields.String(required=True)
-    scenario_title = ma.fields.String(required=True)
-    status = ma.fields.String(required=True)
-    reductions_credited_g = ma.fields.Integer(required=True)
+class PublicScenarioTotalOut(ma.Schema):
+    scenario_code = ma.fields.String(required=True, metadata=ex("SIP-S-METRO"))
+    scenario_title = ma.fields.String(required=True, metadata=ex("苏州工业园区地铁出行（演示）"))
+    status = ma.fields.String(required=True, metadata=ex("registered"))
+    reductions_credited_g = ma.fields.Integer(required=True, metadata=ex(94100))
 
 
 class ScenarioTotalsOut(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(ScenarioTotalOut), required=True)
+    items = ma.fields.List(ma.fields.Nested(PublicScenarioTotalOut), required=True)

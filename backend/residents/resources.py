@@ -162,8 +162,7 @@ def get_export():
 @limiter.limit(auth_limit)
 @blp.arguments(s.ClosureIn)
 @blp.response(200, s.ClosureOut)
-@blp.alt_response(403, description="wrong_password: nothing was closed")
-@blp.alt_response(429, description="rate_limited")
+@blp.problems(403, "wrong_password")
 def close_account(body):
     """Close the account (PIPL Art. 47), confirmed with the password.
 

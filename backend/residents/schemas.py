@@ -306,7 +306,10 @@ class ComparisonOut(ma.Schema):
     )
     source = ma.fields.String(
         allow_none=True,
-        metadata={"description": "The methodology's published source of its factors."},
+        metadata={
+            "description": "The methodology's published source of its factors.",
+            **_ex("《深圳市低碳公共出行碳普惠方法学（试行）》 2021"),
+        },
     )
 
 
