@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, text
 
 from backend.activity.models import Activity, CreditedResident
 from backend.auth.models import User
@@ -225,11 +225,9 @@ def accrue_chunk(limit: int = 5000) -> ChunkResult:
         only_where_null="credited_g",
     )
     if closed:  # an upload that raced the closure: its raw details go too
-        db.session.execute(
-            update(Activity)
-            .where(in_values(Activity.user_id, sorted(closed)), Activity.erased_at.is_(None))
-            .values(measures=None, started_at=None, ended_at=None, erased_at=utcnow())
-        )
+        from backend.activity.erasure import delete_raw_details
+
+        delete_raw_details(sorted(closed))
     out.activities = len(marks)
     return out
 

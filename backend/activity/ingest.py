@@ -41,7 +41,7 @@ from sqlalchemy import select
 import scenarios_adapters
 from backend.activity import overlap
 from backend.activity.accrual import accrue
-from backend.activity.models import Activity, Consent, UploadBatch
+from backend.activity.models import Activity, Consent, UploadBatch, store_details
 from backend.db import bulk_insert, db, in_values, storable, utcnow
 from backend.errors import NotFound
 from backend.registry import scenarios
@@ -307,24 +307,22 @@ def _insert(batch: UploadBatch, scenario: Scenario, candidates: list[_Candidate]
             "day": c.started_at.astimezone(SHANGHAI).date(),
             "reduction_g": c.reduction_g,
             "flags": c.flags,
-            "started_at": c.started_at,
-            "ended_at": c.ended_at,
-            "measures": c.measures,
             "created_at": now,
         }
         for c in candidates
     ]
+    by_ext = {r["external_id"]: (r, c) for r, c in zip(rows, candidates, strict=True)}
     inserted: set[str] = set()
     for start in range(0, len(rows), CHUNK):
-        inserted.update(
-            ext
-            for (ext,) in bulk_insert(
-                Activity,
-                rows[start : start + CHUNK],
-                returning=("external_id",),
-                on_conflict=("scenario_id", "external_id"),
-            )
+        stored = bulk_insert(
+            Activity,
+            rows[start : start + CHUNK],
+            returning=("id", "external_id"),
+            on_conflict=("scenario_id", "external_id"),
         )
+        # the raw details beside them (`activity_details`, a partition a month)
+        store_details([(i, *by_ext[ext]) for i, ext in stored])
+        inserted.update(ext for _, ext in stored)
     return inserted
 
 
