@@ -126,10 +126,13 @@ def drop_months_before(connection, bound: date) -> list[str]:
 def make_activity_partitions() -> int:
     """Make the months an upload can reach: back to the longest scenario window (and a
     month), and `AHEAD_MONTHS` ahead. Idempotent."""
-    from backend.activity.retention import longest_window_days
-    from backend.db import utcnow
+    from sqlalchemy import func, select
 
+    from backend.db import utcnow
+    from backend.registry.models import Scenario
+
+    longest = int(db.session.scalar(select(func.max(Scenario.window_days))) or 0)
     today = utcnow().date()
-    first = today - timedelta(days=longest_window_days() + 31)
+    first = today - timedelta(days=longest + 31)
     last = today + timedelta(days=31 * AHEAD_MONTHS)
     return ensure_range(db.session.connection(), first, last)
