@@ -114,6 +114,13 @@ class Activity(db.Model):
         Index("ix_activities_uncredited", "credited_g", "user_id"),
         Index("ix_activities_user_id_id", "user_id", "id"),
         Index("ix_activities_user_created", "user_id", "created_at", "id"),
+        # a history page's accrual lines read their trips by entry
+        Index(
+            "ix_activities_accrual_entry",
+            "accrual_entry_id",
+            postgresql_where=text("accrual_entry_id IS NOT NULL"),
+            sqlite_where=text("accrual_entry_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

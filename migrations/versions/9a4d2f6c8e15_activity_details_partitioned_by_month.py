@@ -10,7 +10,9 @@ This migration makes the months of the rows it moves and the next three; the job
 On SQLite the same table, unpartitioned.
 
 An activity whose raw details were erased entirely (times and measures) gets no row.
-History pages read activities by (user_id, created_at, id): an index for it.
+History pages read activities by (user_id, created_at, id), and an accrual line's trips
+by `accrual_entry_id`: an index for each (the latter was a sequential scan of every
+activity on each history page).
 
 Revision ID: 9a4d2f6c8e15
 Revises: 6eb0dc7b1607
@@ -97,6 +99,13 @@ def upgrade():
         batch_op.create_index(
             "ix_activities_user_created", ["user_id", "created_at", "id"], unique=False
         )
+        batch_op.create_index(
+            "ix_activities_accrual_entry",
+            ["accrual_entry_id"],
+            unique=False,
+            postgresql_where=sa.text("accrual_entry_id IS NOT NULL"),
+            sqlite_where=sa.text("accrual_entry_id IS NOT NULL"),
+        )
         batch_op.drop_column("started_at")
         batch_op.drop_column("ended_at")
         batch_op.drop_column("measures")
@@ -116,6 +125,7 @@ def downgrade():
             sa.Column("erased_at", backend.db.UTCDateTime(timezone=True), nullable=True)
         )
         batch_op.drop_index("ix_activities_user_created")
+        batch_op.drop_index("ix_activities_accrual_entry")
         batch_op.create_index(
             "ix_activities_user_started", ["user_id", "started_at"], unique=False
         )
