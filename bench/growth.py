@@ -8,25 +8,28 @@ and 10M activities, and how long does the reconciliation take there?
 machine) and prints the same figures; sizes given explicitly still win.
 
 What it does, in order:
-1. creates a scratch PostgreSQL database (dropped at the end unless --keep), migrates it
-   with Alembic, loads the default catalogue (1 point per g) and a staff account;
-2. builds the SAMPLE residents' history (8 residents, 30 days of 4 metro trips each:
-   960 activities and 960 postings: "1k"), set-based, straight in the database;
-3. starts gunicorn (production profile, rate limits off), logs the sample in, and
-   measures p50 of `GET /me`, `/me/activities`, `/me/ledger` and `/me/history` (first
-   pages) over `--rounds` rounds of every sample resident, after a warm-up round; times
-   the reconciliation (full, then incremental from the stored report);
-4. builds the rest of the ledger around them, set-based (`INSERT ... SELECT` over
+1. creates two scratch PostgreSQL databases, "small" and "large" (dropped at the end
+   unless --keep), migrates both with Alembic, loads the default catalogue (1 point per
+   g) and a staff account;
+2. builds the same SAMPLE residents' history in both (8 residents, 30 days of 4 metro
+   trips each: 960 activities and 960 postings: the "1k" ledger), set-based;
+3. builds the rest of the large ledger around them, set-based (`INSERT ... SELECT` over
    `generate_series`) in chunks of residents: one accrual entry per resident-day with
    four postings (scenario issuance -g, points backing +g, points mint -g pt, the
-   resident's points +g pt) and its four trips (activities + their `activity_details`
-   in the month partitions), up to `--postings` and `--activities`; then ANALYZE (what
-   autovacuum does on a live server);
-5. measures the same reads of the same residents again, and prints each p50 at 1k, at
-   the full size and their ratio (target: at most 1.2);
-6. reconciliation at the full size: the nightly job (a full check: no report yet),
-   then a day's traffic (new residents' entries), then the report again: incremental
-   from the stored report's mark (target: at most 10 s); both must be ok.
+   resident's points +g pt) and its four trips (activities + their `activity_details`,
+   spread over a year: twelve month partitions), up to `--postings` and `--activities`;
+   then ANALYZE (what autovacuum does on a live server); prints the build time;
+4. starts one gunicorn per database (production profile, rate limits off), logs the
+   sample in on both, and measures p50 of `GET /me`, `/me/activities`, `/me/ledger` and
+   `/me/history` (first pages) over `--rounds` rounds of every sample resident after a
+   warm-up round, each request to one server followed by the same to the other (the
+   order alternating), so the machine's load falls on both alike; prints each p50 small
+   and large and their ratio (target: at most 1.2);
+5. reconciliation: on each database the nightly report (a full check: no report yet),
+   then on the large one a day's traffic (new residents' entries) and the report again,
+   incremental from the stored report's mark (target: at most 10 s); all must be ok;
+6. adds one resident with `--heavy-days` days of trips and prints its GET /me p50
+   against a sample resident's (the points lots are replayed on each call).
 
 The fixture is written with the ledger's guard triggers off for its own transactions
 (`SET LOCAL session_replication_role = replica`, as `tests/ledger_guards.py` does;
@@ -331,23 +334,30 @@ def log_in(base: str, phones: list[str]) -> list[dict]:
     return out
 
 
-def measure(base: str, headers: list[dict], rounds: int, want: dict) -> dict[str, float]:
-    """p50 (ms) per endpoint over `rounds` rounds of every sample resident, after one
-    unmeasured warm-up round; every answer is checked."""
+def measure(bases: dict, headers: dict, rounds: int, want: dict) -> dict:
+    """p50 (ms) per server and endpoint over `rounds` rounds of every sample resident,
+    after one unmeasured warm-up round; each request to one server is followed by the
+    same request to the other, so the machine's load falls on both alike. Every answer
+    is checked."""
     http = local_session()
-    times: dict[str, list[float]] = {e: [] for e in ENDPOINTS}
+    times = {size: {e: [] for e in ENDPOINTS} for size in bases}
     for r in range(rounds + 1):
-        for h in headers:
+        for k in range(len(headers["small"])):
             for e in ENDPOINTS:
-                t0 = time.perf_counter()
-                resp = http.get(f"{base}/api/v1{e}", headers=h, timeout=60)
-                took = time.perf_counter() - t0
-                if resp.status_code != 200:
-                    raise SystemExit(f"GET {e}: HTTP {resp.status_code} {resp.text[:300]}")
-                check_answer(e, resp.json(), want)
-                if r:
-                    times[e].append(took * 1000)
-    return {e: statistics.median(v) for e, v in times.items()}
+                # alternate which goes first, so neither always has the warmer cache
+                order = list(bases) if (r + k) % 2 else list(bases)[::-1]
+                for size in order:
+                    t0 = time.perf_counter()
+                    resp = http.get(
+                        f"{bases[size]}/api/v1{e}", headers=headers[size][k], timeout=60
+                    )
+                    took = time.perf_counter() - t0
+                    if resp.status_code != 200:
+                        raise SystemExit(f"GET {e}: HTTP {resp.status_code} {resp.text[:300]}")
+                    check_answer(e, resp.json(), want)
+                    if r:
+                        times[size][e].append(took * 1000)
+    return {size: {e: statistics.median(v) for e, v in t.items()} for size, t in times.items()}
 
 
 def check_answer(endpoint: str, body: dict, want: dict) -> None:
@@ -386,7 +396,21 @@ def reconcile(app, *, nightly: bool = False) -> tuple[float, dict]:
 # --- main ---------------------------------------------------------------------------
 
 
-QUICK = {"postings": 20_000, "activities": 20_000, "rounds": 3}
+QUICK = {"postings": 20_000, "activities": 20_000, "rounds": 3, "heavy_days": 365}
+
+
+def heavy_me(base: str, headers: dict, rounds: int) -> float:
+    """p50 (ms) of GET /me for one resident (its points lots replayed on every call)."""
+    http = local_session()
+    times = []
+    for r in range(rounds * 4 + 1):
+        t0 = time.perf_counter()
+        resp = http.get(f"{base}/api/v1/me", headers=headers, timeout=60)
+        if resp.status_code != 200:
+            raise SystemExit(f"GET /me: HTTP {resp.status_code} {resp.text[:300]}")
+        if r:
+            times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -396,8 +420,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--activities", type=int, default=10_000_000)
     ap.add_argument("--sample", type=int, default=8, help="residents measured")
     ap.add_argument("--rounds", type=int, default=10, help="measured rounds per resident")
-    ap.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    ap.add_argument("--keep", action="store_true", help="keep the scratch database")
+    ap.add_argument("--workers", type=int, default=2, help="gunicorn workers (each server)")
+    ap.add_argument(
+        "--heavy-days",
+        type=int,
+        default=3650,
+        help="days of one long-history resident whose GET /me is measured last",
+    )
+    ap.add_argument("--keep", action="store_true", help="keep the scratch databases")
     if ap.parse_known_args(argv)[0].quick:
         ap.set_defaults(**QUICK)  # explicit sizes still win
     args = ap.parse_args(argv)
@@ -410,12 +440,8 @@ def main(argv: list[str] | None = None) -> int:
     from config.settings import _new_signing_pem
 
     load_before = os.getloadavg()
-    db_name, pg_url = create_database("growth")
-    sa_url = pg_url.replace("postgresql://", "postgresql+psycopg://", 1)
-    env = {
-        **os.environ,
+    secrets_env = {
         "APP_PROFILE": "production",
-        "DATABASE_URL": sa_url,
         "REDIS_URL": "",
         "JWT_SECRET": secrets.token_urlsafe(48),
         "PII_KEY": secrets.token_urlsafe(48),
@@ -423,99 +449,116 @@ def main(argv: list[str] | None = None) -> int:
         "RATELIMIT_ENABLED": "false",
         "LOG_LEVEL": "WARNING",
     }
-    for k in (
-        "APP_PROFILE",
-        "DATABASE_URL",
-        "REDIS_URL",
-        "JWT_SECRET",
-        "PII_KEY",
-        "CERT_SIGNING_KEY",
-    ):
-        os.environ[k] = env[k]
-    os.environ["RATELIMIT_ENABLED"], os.environ["LOG_LEVEL"] = "false", "WARNING"
-    gunicorn = app = None
+    os.environ.update(secrets_env)
+    dbs: dict[str, tuple[str, str]] = {}
+    apps: dict = {}
+    servers: dict = {}
     ok = False
-    logfile = Path(tempfile.gettempdir()) / f"bench-growth-gunicorn-{os.getpid()}.log"
+    logfile = Path(tempfile.gettempdir()) / f"bench-growth-gunicorn-{os.getpid()}"
     try:
         from backend.app import create_app
         from backend.auth.passwords import hash_password
 
-        app = create_app()
-        log(f"database {db_name}")
-        facts = prepare(app)
+        pw_hash = hash_password(RESIDENT_PASSWORD)
         phones = [f"1370000{n:04d}" for n in range(args.sample)]
-        sample_ids = build_block(
-            pg_url,
-            facts,
-            args.sample,
-            SAMPLE_DAYS,
-            SAMPLE_DAYS,
-            phones=phones,
-            pw_hash=hash_password(RESIDENT_PASSWORD),
-            pii_key=env["PII_KEY"],
-            tag="s",
-        )
-        small = counts(pg_url)
-        log(f"sample: {len(sample_ids)} residents, {small[0]:,} postings, {small[1]:,} activities")
-        with psycopg.connect(pg_url, autocommit=True) as conn:
-            conn.execute("ANALYZE")
-        want = {
-            "points": SAMPLE_DAYS * TRIP_G * TRIPS_PER_DAY,
-            "postings": SAMPLE_DAYS,
-        }
+        facts = {}
+        # two databases: the sample alone ("small") and the sample inside the full ledger
+        # ("large"); their reads are measured interleaved, so the machine's load hits both
+        for size in ("small", "large"):
+            dbs[size] = create_database(f"growth_{size}")
+            url = dbs[size][1].replace("postgresql://", "postgresql+psycopg://", 1)
+            os.environ["DATABASE_URL"] = url  # the production profile requires one
+            apps[size] = create_app("production", {"DATABASE_URL": url})
+            facts[size] = prepare(apps[size])
+            build_block(
+                dbs[size][1],
+                facts[size],
+                args.sample,
+                SAMPLE_DAYS,
+                SAMPLE_DAYS,
+                phones=phones,
+                pw_hash=pw_hash,
+                pii_key=secrets_env["PII_KEY"],
+                tag="s",
+            )
+        small = counts(dbs["small"][1])
+        log(f"sample: {args.sample} residents, {small[0]:,} postings, {small[1]:,} activities")
 
-        port = free_port()
-        gunicorn = start_gunicorn(env, port, args.workers, logfile)
-        base = f"http://127.0.0.1:{port}"
-        headers = log_in(base, phones)
-        log(f"gunicorn -w {args.workers} on {base}; measuring at {small[0]:,} postings")
-        p50_small = measure(base, headers, args.rounds, want)
-        rec_small_full, rep = reconcile(app, nightly=True)
-        rec_small_inc, rep_inc = reconcile(app)
-        assert rep["mode"] == "full" and rep_inc["mode"] == "incremental", (rep, rep_inc)
-        with psycopg.connect(pg_url, autocommit=True) as conn:  # the next run starts afresh
-            conn.execute("DELETE FROM reconciliation_reports")
-
-        # the rest of the ledger, around the sample
+        # the rest of the large ledger, around the sample
+        pg_large = dbs["large"][1]
         entries_left = (args.postings - small[0]) // POSTINGS_PER_ENTRY
         bulk_residents = max(1, entries_left // BULK_DAYS)
         t_build = time.perf_counter()
         done = 0
         while done < bulk_residents:
             n = min(CHUNK_RESIDENTS, bulk_residents - done)
-            build_block(pg_url, facts, n, BULK_DAYS, SPREAD_DAYS, tag=f"b{done}")
+            build_block(pg_large, facts["large"], n, BULK_DAYS, SPREAD_DAYS, tag=f"b{done}")
             done += n
             if done % (5 * CHUNK_RESIDENTS) == 0 or done == bulk_residents:
                 log(f"  built {done:,} of {bulk_residents:,} residents")
         t_analyze = time.perf_counter()
-        with psycopg.connect(pg_url, autocommit=True) as conn:
-            conn.execute("ANALYZE")
+        for size in dbs:
+            with psycopg.connect(dbs[size][1], autocommit=True) as conn:
+                conn.execute("ANALYZE")
         build_s = time.perf_counter() - t_build
-        big = counts(pg_url)
+        big = counts(pg_large)
         log(
             f"built {big[0]:,} postings, {big[1]:,} activities in {build_s:.1f} s "
             f"(ANALYZE {time.perf_counter() - t_analyze:.1f} s)"
         )
-        headers = log_in(base, phones)  # the tokens may have expired meanwhile
-        p50_big = measure(base, headers, args.rounds, want)
 
-        rec_full, rep = reconcile(app, nightly=True)
-        day_residents = max(4, bulk_residents // 100)
-        build_block(pg_url, facts, day_residents, 1, 1, tag="day")
-        after = counts(pg_url)
-        rec_inc, rep_inc = reconcile(app)
+        bases, headers = {}, {}
+        for size in dbs:
+            env = {
+                **os.environ,
+                "DATABASE_URL": dbs[size][1].replace("postgresql://", "postgresql+psycopg://", 1),
+            }
+            port = free_port()
+            servers[size] = start_gunicorn(
+                env, port, args.workers, logfile.with_suffix(f".{size}.log")
+            )
+            bases[size] = f"http://127.0.0.1:{port}"
+            headers[size] = log_in(bases[size], phones)
+        log(f"two gunicorn -w {args.workers}; measuring both, interleaved")
+        want = {"points": SAMPLE_DAYS * TRIP_G * TRIPS_PER_DAY, "postings": SAMPLE_DAYS}
+        p50 = measure(bases, headers, args.rounds, want)
+
+        rec_small_full, _ = reconcile(apps["small"], nightly=True)
+        rec_small_inc, rep = reconcile(apps["small"])
+        if rep["mode"] != "incremental":
+            raise SystemExit(f"small: the second report is {rep['mode']}")
+        rec_full, rep = reconcile(apps["large"], nightly=True)
+        build_block(pg_large, facts["large"], max(4, bulk_residents // 100), 1, 1, tag="day")
+        after = counts(pg_large)
+        rec_inc, rep_inc = reconcile(apps["large"])
         if rep["mode"] != "full" or rep_inc["mode"] != "incremental":
             raise SystemExit(f"unexpected modes: {rep['mode']}, {rep_inc['mode']}")
         if rep_inc["from_mark"] != rep["mark"] or rep_inc["mark"] != after[0]:
             raise SystemExit(f"marks: {rep['mark']} -> {rep_inc['from_mark']}..{rep_inc['mark']}")
+
+        # one resident with years of daily trips: GET /me replays every points lot
+        heavy_phone = "13799999999"
+        build_block(
+            pg_large,
+            facts["large"],
+            1,
+            args.heavy_days,
+            args.heavy_days,
+            phones=[heavy_phone],
+            pw_hash=pw_hash,
+            pii_key=secrets_env["PII_KEY"],
+            tag="h",
+        )
+        heavy = heavy_me(bases["large"], log_in(bases["large"], [heavy_phone])[0], args.rounds)
+        light = heavy_me(bases["large"], headers["large"][0], args.rounds)
         load_after = os.getloadavg()
 
         print()
         print("=" * 76)
         print(
             f"growth benchmark{' (--quick)' if args.quick else ''}: {args.sample} sample "
-            f"residents, {args.rounds} rounds, gunicorn -w {args.workers}, "
-            f"{os.cpu_count()} CPUs"
+            f"residents, {args.rounds} rounds, two gunicorn -w {args.workers} (small and "
+            f"large database, requests interleaved), {os.cpu_count()} CPUs"
         )
         print(
             f"  small: {small[0]:,} postings / {small[1]:,} activities;  "
@@ -525,10 +568,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {'p50, ms':<18}{'small':>10}{'large':>10}{'ratio':>8}   (target <= 1.2)")
         worst = 0.0
         for e in ENDPOINTS:
-            ratio = p50_big[e] / p50_small[e]
+            ratio = p50["large"][e] / p50["small"][e]
             worst = max(worst, ratio)
             flag = "" if ratio <= 1.2 else "  << over"
-            print(f"  GET {e:<14}{p50_small[e]:10.1f}{p50_big[e]:10.1f}{ratio:8.2f}{flag}")
+            print(f"  GET {e:<14}{p50['small'][e]:10.1f}{p50['large'][e]:10.1f}{ratio:8.2f}{flag}")
         print(
             f"  reconciliation, small: full {rec_small_full:.2f} s, incremental "
             f"{rec_small_inc:.2f} s"
@@ -539,6 +582,11 @@ def main(argv: list[str] | None = None) -> int:
             f"(+{after[0] - big[0]:,} postings)   (target <= 10 s)"
         )
         print(f"  incremental / full  {rec_inc / rec_full:8.3f}")
+        print(
+            f"  GET /me, {args.heavy_days:,} points postings: {heavy:.1f} ms p50 vs "
+            f"{light:.1f} ms with {SAMPLE_DAYS} (its lots replayed each call): "
+            f"{heavy / light:.2f}x"
+        )
         print(
             f"  checks: every answer as built; reports ok (full, then incremental from "
             f"the stored mark); worst read ratio {worst:.2f}"
@@ -552,20 +600,24 @@ def main(argv: list[str] | None = None) -> int:
         ok = True
         return 0
     finally:
-        stop(gunicorn)
-        if args.keep:
-            log(f"kept database {db_name} ({pg_url})")
-        else:
-            if app is not None:
-                from backend.db import db
+        for proc in servers.values():
+            stop(proc)
+        for app in apps.values():
+            from backend.db import db
 
-                with app.app_context():
-                    db.engine.dispose()
-            drop_database(db_name)
-        if ok:
-            logfile.unlink(missing_ok=True)
-        elif logfile.exists():
-            log(f"gunicorn's log: {logfile}")
+            with app.app_context():
+                db.engine.dispose()
+        for name, url in dbs.values():
+            if args.keep:
+                log(f"kept database {name} ({url})")
+            else:
+                drop_database(name)
+        for size in ("small", "large"):
+            f = logfile.with_suffix(f".{size}.log")
+            if ok:
+                f.unlink(missing_ok=True)
+            elif f.exists():
+                log(f"gunicorn's log: {f}")
 
 
 if __name__ == "__main__":

@@ -124,8 +124,8 @@ def drop_months_before(connection, bound: date) -> list[str]:
 
 @job(queue="maintenance", timeout=600)
 def make_activity_partitions() -> int:
-    """Make the months an upload can reach: back to the longest scenario window (and a
-    month), and `AHEAD_MONTHS` ahead. Idempotent."""
+    """Make the months an upload can reach: back to the longest scenario window, and
+    `AHEAD_MONTHS` ahead. Idempotent."""
     from sqlalchemy import func, select
 
     from backend.db import utcnow
@@ -133,6 +133,8 @@ def make_activity_partitions() -> int:
 
     longest = int(db.session.scalar(select(func.max(Scenario.window_days))) or 0)
     today = utcnow().date()
-    first = today - timedelta(days=longest + 31)
+    # the oldest day an upload can still reach (`ingest`: within the window, a day of
+    # clock slack); older months are retention's to drop, not to make again
+    first = today - timedelta(days=longest + 1)
     last = today + timedelta(days=31 * AHEAD_MONTHS)
     return ensure_range(db.session.connection(), first, last)
