@@ -209,3 +209,24 @@ def test_month_helpers():
     assert partitions.next_month(date(2026, 1, 1)) == date(2026, 2, 1)
     assert partitions.name_of(date(2026, 3, 1)) == "activity_details_p202603"
     assert "FROM ('2026-03-01') TO ('2026-04-01')" in partitions.create_sql(date(2026, 3, 1))
+
+
+def test_a_lots_expiry_is_the_validity_rules_whatever_the_month_or_zone():
+    from backend.points import lots
+    from backend.points.validity import Rule, Schedule
+
+    sched = Schedule(
+        [
+            Rule(120, datetime(1970, 1, 1, tzinfo=UTC), "seed"),
+            Rule(24, datetime(2026, 6, 1, tzinfo=UTC), "shorter"),
+        ]
+    )
+    moments = [
+        datetime(2026, 1, 31, 15, 59, 59, tzinfo=UTC),  # 23:59:59 in Shanghai: January
+        datetime(2026, 1, 31, 16, 0, 0, tzinfo=UTC),  # 00:00 in Shanghai: February
+        datetime(2026, 5, 31, 16, 0, 0, tzinfo=UTC),  # June in Shanghai: the new rule
+        datetime(1990, 7, 1, 0, 0, 0, tzinfo=UTC),  # Shanghai's summer time (UTC+9)
+        datetime(2030, 12, 31, 20, 0, 0, tzinfo=UTC),
+    ]
+    for at in moments:
+        assert lots._expiry(at, sched) == sched.expires_at(at), at
