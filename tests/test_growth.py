@@ -230,3 +230,45 @@ def test_a_lots_expiry_is_the_validity_rules_whatever_the_month_or_zone():
     ]
     for at in moments:
         assert lots._expiry(at, sched) == sched.expires_at(at), at
+
+
+@pytest.mark.sqlite
+def test_the_statement_pages_both_accounts_newest_first_without_gaps(app, clean):
+    from backend.http import cursor_page
+    from backend.ledger import AccountKind, Leg, account_for, post
+    from backend.residents import statement
+
+    with app.app_context():
+        for i in range(5):  # alternate g and pt entries of resident 7
+            kind = (AccountKind.SCENARIO_ISSUANCE, AccountKind.RESIDENT_REDUCTIONS)
+            if i % 2:
+                kind = (AccountKind.POINTS_MINT, AccountKind.RESIDENT_POINTS)
+            post(
+                kind="test",
+                idempotency_key=f"statement-{i}",
+                legs=[
+                    Leg(account_for(kind[0], 0 if i % 2 else 1), -10),
+                    Leg(account_for(kind[1], 7), 10),
+                ],
+            )
+        db.session.commit()
+        seen, cursor = [], None
+        for _ in range(5):
+            page = cursor_page(
+                statement.postings(7),
+                statement.PAGE_KEY,
+                {"limit": 2, "cursor": cursor},
+                scalars=False,
+            )
+            seen += [(r.id, r.unit) for r in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        ids = [i for i, _ in seen]
+        assert len(ids) == 5 and ids == sorted(ids, reverse=True)
+        assert {u for _, u in seen} == {"g", "pt"}
+        only_pt = cursor_page(statement.postings(7, "pt"), statement.PAGE_KEY, {}, scalars=False)
+        assert [r.unit for r in only_pt["items"]] == ["pt", "pt"]
+        assert (
+            cursor_page(statement.postings(8), statement.PAGE_KEY, {}, scalars=False)["items"] == []
+        )
