@@ -1,13 +1,14 @@
-"""Ingest benchmark: operator uploads through the real HTTP stack, then accrual, next to a
-raw COPY of the same rows.
+"""Ingest benchmark: operator uploads through the real HTTP stack with accrual running
+beside them (an RQ worker), next to a raw COPY of the same rows.
 
     python bench/ingest.py [--quick] [--residents 20000] [--records 200000]
                            [--batch 10000] [--workers 2] [--clients 2] [--keep]
                            [--profile]
 
-`--quick` is a small run (40,000 records of 4,000 residents in batches of 5,000: two
-accrual chunks; about 25 s on the shared 2-core machine) that prints the same figures;
-sizes given explicitly still win.
+`--quick` is a small run (20,000 records of 2,000 residents in batches of 5,000: two
+accrual chunks; about 20 s on the shared 2-core machine) that prints the same figures
+and makes the same checks (`tests/test_bench_ingest.py` runs it); sizes given explicitly
+still win.
 
 What it does, in order:
 1. creates a scratch PostgreSQL database (dropped at the end unless --keep), migrates it
@@ -17,19 +18,25 @@ What it does, in order:
    dominated by argon2 hashing, so every resident gets one precomputed argon2 hash (and
    the two tables are ANALYZEd, as a live database would have them);
 3. starts gunicorn (`-w 2`, production profile, rate limits off) on a free 127.0.0.1
-   port, creates an operator client for SIP-S-METRO over HTTP, and uploads the records
-   in batches of 10,000 from 2 client threads (`requests`), wall clock timed, checking
-   every answer (all results there, all accepted on the first pass);
-4. times accrual in-process (`backend.activity.accrual.accrue` inside `create_app()`), then checks
-   that every activity is credited, the books balance (`backend.ledger.invariants`) and
+   port, creates an operator client for SIP-S-METRO over HTTP, starts one RQ worker on
+   the accrual queue (`flask --app wsgi worker --no-cron --queues accrual`) and waits
+   until it has registered, then uploads the records in batches of 10,000 from 2 client
+   threads (`requests`), wall clock timed, checking every answer (all results there, all
+   accepted on the first pass). Each upload asks for `accrual.accrue` after its commit,
+   so the worker credits earlier batches while later ones are still being uploaded;
+4. polls (every 50 ms) until every activity is stored and credited: upload to credited
+   is the time from the first upload's start to that moment. It then stops the worker
+   and gunicorn and checks that every activity is credited, the books balance
+   (`backend.ledger.invariants`) and
    the residents' points equal the credited grams (auto-convert on, 1 point per g), and
    that the credited grams equal min(daily cap, day's reductions) summed per resident-day;
 5. COPYs the same rows (every column the ingest writes) into a fresh, empty
    `CREATE TABLE activities_copy (LIKE activities INCLUDING ALL)` in the same database,
    then again into one that also has the foreign keys of `activities` (LIKE copies none);
-6. prints one block of figures; with --profile, also runs one batch's `ingest.process`
-   and one `accrue_chunk` in-process under cProfile (top 25 by cumulative time, top 12
-   by own time).
+6. prints one block of figures, with ingest / COPY and upload to credited / COPY (the
+   two ratios of issue 14's target 3) and the load average; with --profile, also runs
+   one batch's `ingest.process` and one `accrue_chunk` in-process under cProfile (top 25
+   by cumulative time, top 12 by own time).
 
 Nothing is ANALYZEd after the upload: the planner sees the activity and ledger tables
 as they are (on a server with autovacuum off, as on the 2-core machine, never analysed).
@@ -319,6 +326,15 @@ def start_worker(env: dict, logfile: Path) -> subprocess.Popen:
     return proc
 
 
+def wait_worker_ready(redis_conn, worker: subprocess.Popen, logfile: Path) -> None:
+    """Until the worker has registered with RQ (its start is not the upload's time)."""
+    deadline = time.monotonic() + 60
+    while not redis_conn.smembers("rq:workers"):
+        if worker.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"the RQ worker did not start; see {logfile}")
+        time.sleep(0.1)
+
+
 def wait_credited(pg_url: str, n: int, worker: subprocess.Popen, limit_s: float) -> float:
     """Poll (every 50 ms, at most `limit_s`) until all `n` activities are stored and
     credited; returns the perf_counter() time it saw that."""
@@ -481,7 +497,7 @@ def profile_runs(app, scenario_id: int, residents: int, per_resident: int, batch
 # --- main ---------------------------------------------------------------------------
 
 
-QUICK = {"residents": 4_000, "records": 40_000, "batch": 5_000}
+QUICK = {"residents": 2_000, "records": 20_000, "batch": 5_000}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -555,9 +571,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"gunicorn -w {args.workers} on {base}; uploading from {args.clients} threads")
 
         worker = start_worker(env, logfile)
-        time.sleep(2)  # the worker's start (imports, app, Redis) is not the upload's time
-        if worker.poll() is not None:
-            raise SystemExit(f"the RQ worker exited at start; see {logfile}")
+        wait_worker_ready(redis_conn, worker, logfile)
         log("RQ worker on the accrual queue started; uploading while it accrues")
         t_first, t_uploaded, latencies = upload_all(base, creds, bodies, sizes, args.clients)
         ingest_s = t_uploaded - t_first
