@@ -12,7 +12,14 @@ in the same transaction as the entries, and keys each entry by its first activit
 a second run, a concurrent worker or a run after a killed one finds nothing to do
 twice. Activities arriving later on a day already credited get a further entry for
 what the cap still leaves. A closed account (`backend.residents.closure`) is credited
-nothing: its activities are marked 0 and their raw details erased."""
+nothing: its activities are marked 0 and their raw details erased.
+
+Two paths credit the same: on PostgreSQL a chunk is set-based (`_accrue_chunk_sql`: each
+activity's credit within its day's cap by window functions, the entries and postings
+written by INSERT ... SELECT through `backend.ledger.bulk`, whose postings the
+database's ledger triggers check like any other, the activities marked by one UPDATE:
+a fixed handful of statements whatever the chunk's size); elsewhere (SQLite) row by row
+(`_accrue_chunk_rows`, posting with `post_many`)."""
 
 from __future__ import annotations
 
