@@ -240,12 +240,7 @@ def _accrue_chunk_rows(limit: int, out: ChunkResult) -> ChunkResult:
         ],
         only_where_null="credited_g",
     )
-    if closed:  # an upload that raced the closure: its raw details go too
-        db.session.execute(
-            update(Activity)
-            .where(in_values(Activity.user_id, sorted(closed)), Activity.erased_at.is_(None))
-            .values(measures=None, started_at=None, ended_at=None, erased_at=utcnow())
-        )
+    _erase_closed(sorted(closed))
     out.activities = len(marks)
     return out
 
@@ -491,13 +486,19 @@ def _accrue_chunk_sql(limit: int, out: ChunkResult) -> ChunkResult:
         .scalars()
         .all()
     )
-    if closed:  # an upload that raced the closure: its raw details go too
-        s.execute(
+    _erase_closed(closed)
+    return out
+
+
+def _erase_closed(user_ids: list[int]) -> None:
+    """Closed accounts whose activities a chunk met (an upload that raced the closure):
+    their raw details go too (both paths call this)."""
+    if user_ids:
+        db.session.execute(
             update(Activity)
-            .where(in_values(Activity.user_id, closed), Activity.erased_at.is_(None))
+            .where(in_values(Activity.user_id, user_ids), Activity.erased_at.is_(None))
             .values(measures=None, started_at=None, ended_at=None, erased_at=utcnow())
         )
-    return out
 
 
 def _block(rate) -> tuple[int, int]:
