@@ -15,7 +15,7 @@ person to read).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from types import ModuleType
 from typing import Any
@@ -36,6 +36,7 @@ __all__ = [
     "Activity",
     "Rejected",
     "assess",
+    "assessor",
     "documented_activity_types",
     "documented_records",
     "explain",
@@ -128,6 +129,33 @@ def assess(
     check_order(activity)
     adapter.check_plausible(activity, parameters)
     return activity, adapter.reduction_g(activity, parameters)
+
+
+def assessor(
+    formula: str, parameters: Mapping[str, Any], activity_types: Sequence[str]
+) -> Callable[[Any], tuple[Activity, int]]:
+    """``assess`` for many records of one scenario: ``check(record)`` returns or raises
+    exactly what ``assess(formula, record, parameters, activity_types)`` does.
+
+    An adapter may give ``compile_fast(parameters, activity_types)``: a check, prepared
+    once (factors and limits as exact fractions), of the one shape nearly every record
+    has (a valid, plausible record of a known type). It returns ``(activity, grams)``
+    for such a record and None for anything else, which then goes through ``assess``
+    for its exact reason and messages. Adapters without it always go through
+    ``assess``."""
+    adapter = get_adapter(formula)
+    types = list(activity_types)
+    compile_fast = getattr(adapter, "compile_fast", None)
+    fast = compile_fast(parameters, types) if compile_fast else None
+
+    def check(record: Any) -> tuple[Activity, int]:
+        if fast is not None:
+            done = fast(record)
+            if done is not None:
+                return done
+        return assess(formula, record, parameters, types)
+
+    return check
 
 
 def explain(

@@ -34,7 +34,9 @@ credit, so it is rejected and never counted as an accepted activity.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, localcontext
+from fractions import Fraction
 from typing import Any
 
 from .base import (
@@ -94,6 +96,8 @@ _LIMIT_KEYS = ("max_speed_kmh", "max_distance_km", "max_duration_min")
 _REQUIRED_LIMIT_KEYS = ("max_speed_kmh", "max_distance_km")
 _TOP_KEYS = ("baseline_g_per_km", "modes", "plausibility")
 
+_ONE_MICROSECOND = timedelta(microseconds=1)
+_US_PER_MINUTE = 60_000_000
 # metres/microsecond -> km/h: (m / 1000) / (us / 3_600_000_000) = m * 3_600_000 / us
 _KMH_PER_M_PER_US = 3_600_000
 
@@ -194,6 +198,80 @@ def reduction_g(activity: Activity, parameters: Mapping[str, Any]) -> int:
     with localcontext(DECIMAL_CONTEXT):
         grams = Decimal(activity.measures[MEASURE]) * (baseline - factor) / 1000
         return floor_grams(grams)
+
+
+def compile_fast(parameters: Mapping[str, Any], activity_types: list[str]):
+    """The check of a valid, plausible trip, prepared once for a batch (see
+    ``scenarios_adapters.assessor``): ``fast(record)`` is ``(activity, grams)``, exactly
+    what ``assess`` gives, or None for any record that is not plainly valid (the caller
+    then runs ``assess`` for its reason). Every limit and factor is an exact fraction,
+    so each comparison is the one ``check_plausible`` and ``reduction_g`` make."""
+    prepared: dict[str, tuple[int, ...]] = {}
+    for mode in activity_types:
+        if mode not in supported_activity_types(parameters):
+            continue
+        try:
+            lim = limits(mode, parameters)
+            baseline = decimal_param(parameters["baseline_g_per_km"], "baseline_g_per_km")
+            factor = decimal_param(parameters["modes"][mode], f"modes.{mode}")
+        except (ValueError, KeyError, TypeError):
+            continue  # assess says what is wrong
+        max_m = Fraction(lim["max_distance_km"]) * 1000
+        max_us = Fraction(lim["max_duration_min"]) * _US_PER_MINUTE
+        max_kmh = Fraction(lim["max_speed_kmh"])
+        g_per_m = Fraction(baseline - factor) / 1000
+        # as integers: d > n/q  <=>  d * q > n (q > 0)
+        prepared[mode] = (
+            max_m.numerator,
+            max_m.denominator,
+            max_us.numerator,
+            max_us.denominator,
+            max_kmh.numerator,
+            max_kmh.denominator * _KMH_PER_M_PER_US,
+            max(g_per_m.numerator, 0),
+            g_per_m.denominator,
+        )
+
+    def fast(record: Any) -> tuple[Activity, int] | None:
+        if type(record) is not dict:
+            return None
+        mode = record.get("activity_type")
+        spec = prepared.get(mode) if type(mode) is str else None
+        distance_m = record.get(MEASURE)
+        if spec is None or type(distance_m) is not int or distance_m <= 0:
+            return None
+        started = _utc(record.get("started_at"))
+        ended = _utc(record.get("ended_at"))
+        if started is None or ended is None:
+            return None
+        micros = (ended - started) // _ONE_MICROSECOND
+        m_num, m_den, us_num, us_den, kmh_num, kmh_den, g_num, g_den = spec
+        if (
+            micros <= 0
+            or distance_m * m_den > m_num
+            or micros * us_den > us_num
+            or distance_m * kmh_den > kmh_num * micros
+        ):
+            return None
+        return (
+            Activity(mode, started, ended, {MEASURE: distance_m}),
+            distance_m * g_num // g_den,
+        )
+
+    return fast
+
+
+def _utc(value: Any) -> datetime | None:
+    """``parse_timestamp``'s result for a good timestamp; None for anything else."""
+    if type(value) is not str:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+        if parsed.tzinfo is None or parsed.utcoffset() is None:
+            return None
+        return parsed.astimezone(UTC)
+    except (ValueError, TypeError, OverflowError):
+        return None
 
 
 def explain(

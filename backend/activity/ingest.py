@@ -31,17 +31,19 @@ the job `process_batch`; `resume_batches` re-runs batches whose job was lost.
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 import scenarios_adapters
 from backend.activity import overlap
 from backend.activity.accrual import accrue
 from backend.activity.models import Activity, Consent, UploadBatch, store_details
+from backend.activity.partitions import ensure_months
 from backend.db import bulk_insert, db, in_values, storable, utcnow
 from backend.errors import NotFound
 from backend.registry import scenarios
@@ -130,6 +132,10 @@ def process(batch: UploadBatch, records: list) -> UploadBatch:
 
     stored = _stored_results(scenario.id, [ext for _, ext, _ in pending])
     consents = _consents(scenario.id, pending)
+    # the adapter's check, prepared once for the batch (the same answers as `assess`)
+    assess = scenarios_adapters.assessor(
+        methodology.formula, methodology.parameters, scenario.activity_types
+    )
     candidates: list[_Candidate] = []
     for i, ext, rec in pending:
         if ext in stored:
@@ -145,9 +151,7 @@ def process(batch: UploadBatch, records: list) -> UploadBatch:
             results[i] = _rejected(ext, reason, {"user_ref": [REF_PROBLEMS[reason]]})
             continue
         try:
-            activity, grams = scenarios_adapters.assess(
-                methodology.formula, rec, methodology.parameters, scenario.activity_types
-            )
+            activity, grams = assess(rec)
         except Rejected as rej:
             results[i] = _rejected(ext, rej.reason, rej.errors)
             continue
@@ -289,12 +293,54 @@ def _consents(scenario_id: int, pending) -> dict[str, tuple[ConsentRef | None, s
 
 
 def _insert(batch: UploadBatch, scenario: Scenario, candidates: list[_Candidate]) -> set[str]:
-    """Insert; returns the external ids this upload stored (others raced and lost)."""
+    """Write the accepted records as `activities` rows (the only place that does);
+    returns the external ids this upload stored (others raced and lost). On PostgreSQL
+    the rows go as ONE JSON parameter (`json_to_recordset`): one string to send instead
+    of an array per column to build; elsewhere `bulk_insert`."""
     if not candidates:
         return set()
     now = utcnow()
     # in key order: two uploads of overlapping records never deadlock on the unique index
     candidates = sorted(candidates, key=lambda c: c.external_id)
+    inserted: set[str] = set()
+    if db.session.get_bind().dialect.name == "postgresql":
+        for start in range(0, len(candidates), CHUNK):
+            chunk = candidates[start : start + CHUNK]
+            rows = json.dumps(
+                [
+                    {
+                        "e": c.external_id,
+                        "u": c.consent.user_id,
+                        "c": c.consent.id,
+                        "t": c.activity_type,
+                        "d": c.started_at.astimezone(SHANGHAI).date().isoformat(),
+                        "g": c.reduction_g,
+                        "f": c.flags,
+                        "s": c.started_at.isoformat(),
+                        "x": c.ended_at.isoformat(),
+                        "m": c.measures,
+                    }
+                    for c in chunk
+                ]
+            )
+            # the raw details go to `activity_details` (a partition a month) in the
+            # same statement: their months are made first where missing
+            ensure_months(
+                db.session.connection(), {c.started_at.astimezone(SHANGHAI).date() for c in chunk}
+            )
+            inserted.update(
+                db.session.execute(
+                    _INSERT_JSON,
+                    {
+                        "rows": rows,
+                        "scenario_id": scenario.id,
+                        "batch_id": batch.id,
+                        "methodology_id": scenario.methodology_id,
+                        "now": now,
+                    },
+                ).scalars()
+            )
+        return inserted
     rows = [
         {
             "scenario_id": scenario.id,
@@ -312,7 +358,6 @@ def _insert(batch: UploadBatch, scenario: Scenario, candidates: list[_Candidate]
         for c in candidates
     ]
     by_ext = {r["external_id"]: (r, c) for r, c in zip(rows, candidates, strict=True)}
-    inserted: set[str] = set()
     for start in range(0, len(rows), CHUNK):
         stored = bulk_insert(
             Activity,
@@ -324,6 +369,23 @@ def _insert(batch: UploadBatch, scenario: Scenario, candidates: list[_Candidate]
         store_details([(i, *by_ext[ext]) for i, ext in stored])
         inserted.update(ext for _, ext in stored)
     return inserted
+
+
+_INSERT_JSON = text(
+    "WITH r AS MATERIALIZED (SELECT * FROM json_to_recordset(CAST(:rows AS json))"
+    " AS r(e varchar, u bigint, c bigint, t varchar, d date, g bigint, f json,"
+    " s timestamptz, x timestamptz, m json)),"
+    " ins AS (INSERT INTO activities (scenario_id, external_id, user_id, consent_id,"
+    " batch_id, activity_type, methodology_id, day, reduction_g, flags, created_at)"
+    " SELECT CAST(:scenario_id AS bigint), r.e, r.u, r.c, CAST(:batch_id AS varchar), r.t,"
+    " CAST(:methodology_id AS bigint), r.d, r.g, r.f, CAST(:now AS timestamptz) FROM r"
+    " ON CONFLICT (scenario_id, external_id) DO NOTHING"
+    " RETURNING id, external_id, user_id, day),"
+    " details AS (INSERT INTO activity_details (activity_id, day, user_id, started_at,"
+    " ended_at, measures) SELECT ins.id, ins.day, ins.user_id, r.s, r.x, r.m"
+    " FROM ins JOIN r ON r.e = ins.external_id)"
+    " SELECT external_id FROM ins"
+)
 
 
 class BatchNotFound(NotFound):
