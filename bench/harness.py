@@ -79,3 +79,34 @@ def stop(proc: subprocess.Popen | None) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=10)
+
+
+def signing_key() -> str:
+    """A fresh certificate signing key (PEM): the production profile requires one."""
+    sys.path.insert(0, str(ROOT))
+    from backend.certificates.keys import generate_pem
+
+    return generate_pem().decode()
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process `pid` and its children (e.g.
+    gunicorn's master and workers), from /proc; 0.0 where /proc is not there."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, parents = 0.0, {pid}
+    try:
+        stats = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    raw = Path(f"/proc/{entry}/stat").read_text()
+                except OSError:
+                    continue
+                fields = raw[raw.rindex(")") + 2 :].split()
+                stats.append((int(entry), int(fields[1]), int(fields[11]) + int(fields[12])))
+    except OSError:
+        return 0.0
+    for proc_id, parent, ticks in stats:
+        if proc_id in parents or parent in parents:
+            total += ticks / tick
+    return total

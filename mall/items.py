@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import update as sql_update
 from sqlalchemy.orm import selectinload
 
 from backend.audit import log as audit
 from backend.db import db, utcnow
 from backend.errors import Invalid, NotFound
+from backend.ledger import Account, AccountKind
 from backend.registry.models import Organization
 from mall.models import Item
 
@@ -70,6 +72,88 @@ def lock_for_order(item_id: int, now: datetime) -> tuple[Item, bool] | None:
         .execution_options(populate_existing=True)
     ).one_or_none()
     return None if row is None else (row[0], bool(row[1]))
+
+
+_ORDER_COLUMNS = (
+    Item.id,
+    Item.merchant_id,
+    Item.title,
+    Item.points_price,
+    Item.stock,
+    Item.per_resident_limit,
+    Item.active,
+    Item.valid_from,
+    Item.valid_until,
+)
+
+
+def window_holds(row, now: datetime) -> bool:
+    """`in_window` for a row already read (the same rule, in Python)."""
+    return (row.valid_from is None or row.valid_from <= now) and (
+        row.valid_until is None or row.valid_until > now
+    )
+
+
+def read_for_order(item_id: int, user_id: int):
+    """What an order needs to know first, in ONE indexed read and no lock: the item
+    (is it on sale, in stock?), the resident's points account and the merchant's escrow
+    account (ids; None until opened). A sold-out item is refused on this read alone."""
+    resident_points = (
+        select(Account.id)
+        .where(Account.kind == AccountKind.RESIDENT_POINTS.value, Account.owner_id == user_id)
+        .scalar_subquery()
+    )
+    escrow = (
+        select(Account.id)
+        .where(Account.kind == AccountKind.ORDER_ESCROW.value, Account.owner_id == Item.merchant_id)
+        .correlate(Item)
+        .scalar_subquery()
+    )
+    return db.session.execute(
+        select(
+            *_ORDER_COLUMNS,
+            resident_points.label("resident_account"),
+            escrow.label("escrow_account"),
+        ).where(Item.id == item_id)
+    ).one_or_none()
+
+
+def take_unit(item_id: int, limited: bool):
+    """Lock the item row for an order and take one unit of its stock; returns the locked
+    row (its current price, limit, window, what is left) or None when no unit is left.
+    An item with stock: one conditional `UPDATE ... SET stock = stock - 1 WHERE stock > 0
+    RETURNING` (the row lock and the unit in one round trip); of racing orders for the
+    last unit exactly one matches. Unlimited stock: `SELECT ... FOR UPDATE` (orders,
+    restocks and edits serialise on the row)."""
+    columns = _ORDER_COLUMNS
+    for _ in range(2):
+        if limited:
+            row = db.session.execute(
+                sql_update(Item)
+                .where(Item.id == item_id, Item.stock > 0)
+                .values(stock=Item.stock - 1)
+                .returning(*columns)
+                .execution_options(synchronize_session=False)
+            ).one_or_none()
+            if row is not None:
+                return row
+            # none left, or the stock was made unlimited meanwhile: look without a lock
+            stock = db.session.execute(
+                select(Item.stock).where(Item.id == item_id)
+            ).scalar_one_or_none()
+            if stock is not None and stock <= 0:
+                return None
+            limited = stock is not None  # a unit came back, or the item went unlimited
+            continue
+        row = db.session.execute(
+            select(*columns).where(Item.id == item_id).with_for_update(of=Item)
+        ).one_or_none()
+        if row is None or row.stock is None:
+            return row
+        if row.stock <= 0:
+            return None
+        limited = True  # limited meanwhile: take the unit (the row is ours now)
+    return None
 
 
 def lock(item_id: int) -> Item | None:
