@@ -24,14 +24,23 @@ import uuid
 from datetime import datetime, timedelta
 
 from flask import Response, g, request
-from sqlalchemy import Integer, String, Text, UniqueConstraint, delete, select, update
+from sqlalchemy import (
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    bindparam,
+    delete,
+    select,
+    update,
+)
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.apidoc import IDEMPOTENT
 from backend.auth.guards import current_principal
-from backend.db import BigId, UTCDateTime, db, dialect_insert, rollback_quietly, utcnow
+from backend.db import BigId, UTCDateTime, db, rollback_quietly, utcnow
 from backend.errors import ApiError, Conflict, Invalid
 from backend.http import annotate
 
@@ -74,25 +83,47 @@ def _request_hash() -> str:
     return h.hexdigest()
 
 
+@functools.cache
+def _claim_statement(dialect: str):
+    """INSERT the claim ... ON CONFLICT (principal, key) DO NOTHING RETURNING id, built
+    once per dialect."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    table = IdempotencyKey.__table__
+    columns = ("principal", "key", "request_hash", "state", "claim_token")
+    return (
+        insert(table)
+        .values(
+            {
+                **{name: bindparam(name) for name in columns},
+                "created_at": bindparam("now", type_=table.c.created_at.type),
+                "updated_at": bindparam("now", type_=table.c.updated_at.type),
+            }
+        )
+        .on_conflict_do_nothing(index_elements=["principal", "key"])
+        .returning(table.c.id)
+    )
+
+
 def _claim(principal: str, key: str, digest: str) -> tuple[tuple | None, object | None]:
     """Returns ((claim id, token), None) when claimed, or (None, done row) to replay.
     Runs in the request's transaction (one statement when the key is new)."""
     table = IdempotencyKey.__table__
     token = uuid.uuid4().hex
     now = utcnow()
-    new_id = db.session.execute(
-        dialect_insert(table)
-        .values(
-            principal=principal,
-            key=key,
-            request_hash=digest,
-            state="in_flight",
-            claim_token=token,
-            created_at=now,
-            updated_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["principal", "key"])
-        .returning(table.c.id)
+    conn = db.session.connection()
+    new_id = conn.execute(
+        _claim_statement(conn.dialect.name),
+        {
+            "principal": principal,
+            "key": key,
+            "request_hash": digest,
+            "state": "in_flight",
+            "claim_token": token,
+            "now": now,
+        },
     ).scalar_one_or_none()
     if new_id is not None:
         return (new_id, token), None
@@ -148,22 +179,35 @@ def _release(claim: tuple) -> bool:
     return _delete_claims(token, id=claim_id)
 
 
+_KEYS = IdempotencyKey.__table__
+_FINISH = (
+    update(_KEYS)
+    .where(
+        _KEYS.c.id == bindparam("claim_id"),
+        _KEYS.c.claim_token == bindparam("token"),
+        _KEYS.c.state == "in_flight",
+    )
+    .values(
+        state="done",
+        status_code=bindparam("status_code"),
+        response_body=bindparam("response_body"),
+        updated_at=bindparam("now", type_=_KEYS.c.updated_at.type),
+        claim_token=None,
+    )
+)
+
+
 def _finish(claim: tuple, resp: Response) -> None:
     """Mark the claim done with its response, in the request's own transaction."""
-    finished = db.session.execute(
-        update(IdempotencyKey)
-        .where(
-            IdempotencyKey.id == claim[0],
-            IdempotencyKey.claim_token == claim[1],
-            IdempotencyKey.state == "in_flight",
-        )
-        .values(
-            state="done",
-            status_code=resp.status_code,
-            response_body=resp.get_data(as_text=True),
-            updated_at=utcnow(),
-            claim_token=None,
-        )
+    finished = db.session.connection().execute(
+        _FINISH,
+        {
+            "claim_id": claim[0],
+            "token": claim[1],
+            "status_code": resp.status_code,
+            "response_body": resp.get_data(as_text=True),
+            "now": utcnow(),
+        },
     )
     if finished.rowcount != 1:  # taken over after STALE: the other request answers
         raise InFlight("This request took too long; its Idempotency-Key was taken over.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, bindparam, or_, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import selectinload
 
@@ -94,28 +94,50 @@ def window_holds(row, now: datetime) -> bool:
     )
 
 
+_ITEMS = Item.__table__
+_ACCOUNTS = Account.__table__
+_ORDER_COLUMNS_CORE = tuple(_ITEMS.c[c.key] for c in _ORDER_COLUMNS)
+# The order's statements, built once (bound parameters; Core on the session's connection:
+# no ORM compile step, no statement built per request).
+_READ_FOR_ORDER = select(
+    *_ORDER_COLUMNS_CORE,
+    select(_ACCOUNTS.c.id)
+    .where(
+        _ACCOUNTS.c.kind == AccountKind.RESIDENT_POINTS.value,
+        _ACCOUNTS.c.owner_id == bindparam("user_id"),
+    )
+    .scalar_subquery()
+    .label("resident_account"),
+    select(_ACCOUNTS.c.id)
+    .where(
+        _ACCOUNTS.c.kind == AccountKind.ORDER_ESCROW.value,
+        _ACCOUNTS.c.owner_id == _ITEMS.c.merchant_id,
+    )
+    .correlate(_ITEMS)
+    .scalar_subquery()
+    .label("escrow_account"),
+).where(_ITEMS.c.id == bindparam("item_id"))
+_TAKE_UNIT = (
+    sql_update(_ITEMS)
+    .where(_ITEMS.c.id == bindparam("item_id"), _ITEMS.c.stock > 0)
+    .values(stock=_ITEMS.c.stock - 1)
+    .returning(*_ORDER_COLUMNS_CORE)
+)
+_STOCK = select(_ITEMS.c.stock).where(_ITEMS.c.id == bindparam("item_id"))
+_LOCK_FOR_ORDER = (
+    select(*_ORDER_COLUMNS_CORE).where(_ITEMS.c.id == bindparam("item_id")).with_for_update()
+)
+
+
 def read_for_order(item_id: int, user_id: int):
     """What an order needs to know first, in ONE indexed read and no lock: the item
     (is it on sale, in stock?), the resident's points account and the merchant's escrow
     account (ids; None until opened). A sold-out item is refused on this read alone."""
-    resident_points = (
-        select(Account.id)
-        .where(Account.kind == AccountKind.RESIDENT_POINTS.value, Account.owner_id == user_id)
-        .scalar_subquery()
+    return (
+        db.session.connection()
+        .execute(_READ_FOR_ORDER, {"item_id": item_id, "user_id": user_id})
+        .one_or_none()
     )
-    escrow = (
-        select(Account.id)
-        .where(Account.kind == AccountKind.ORDER_ESCROW.value, Account.owner_id == Item.merchant_id)
-        .correlate(Item)
-        .scalar_subquery()
-    )
-    return db.session.execute(
-        select(
-            *_ORDER_COLUMNS,
-            resident_points.label("resident_account"),
-            escrow.label("escrow_account"),
-        ).where(Item.id == item_id)
-    ).one_or_none()
 
 
 def take_unit(item_id: int, limited: bool):
@@ -125,29 +147,20 @@ def take_unit(item_id: int, limited: bool):
     RETURNING` (the row lock and the unit in one round trip); of racing orders for the
     last unit exactly one matches. Unlimited stock: `SELECT ... FOR UPDATE` (orders,
     restocks and edits serialise on the row)."""
-    columns = _ORDER_COLUMNS
+    conn = db.session.connection()
+    params = {"item_id": item_id}
     for _ in range(2):
         if limited:
-            row = db.session.execute(
-                sql_update(Item)
-                .where(Item.id == item_id, Item.stock > 0)
-                .values(stock=Item.stock - 1)
-                .returning(*columns)
-                .execution_options(synchronize_session=False)
-            ).one_or_none()
+            row = conn.execute(_TAKE_UNIT, params).one_or_none()
             if row is not None:
                 return row
             # none left, or the stock was made unlimited meanwhile: look without a lock
-            stock = db.session.execute(
-                select(Item.stock).where(Item.id == item_id)
-            ).scalar_one_or_none()
+            stock = conn.execute(_STOCK, params).scalar_one_or_none()
             if stock is not None and stock <= 0:
                 return None
             limited = stock is not None  # a unit came back, or the item went unlimited
             continue
-        row = db.session.execute(
-            select(*columns).where(Item.id == item_id).with_for_update(of=Item)
-        ).one_or_none()
+        row = conn.execute(_LOCK_FOR_ORDER, params).one_or_none()
         if row is None or row.stock is None:
             return row
         if row.stock <= 0:

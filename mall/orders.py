@@ -10,10 +10,11 @@ then item rows, then ledger accounts (system accounts, then owned, each by id; s
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, func, insert, literal, select, update
+from sqlalchemy import Select, bindparam, func, insert, select, update
 from sqlalchemy.orm import selectinload
 
 from backend.audit import log as audit
@@ -120,33 +121,67 @@ def _check_on_sale(item, now: datetime) -> None:
         raise NotOnSale("The item is not on sale at this time.")
 
 
+_ORDER_VALUES = (
+    "user_id",
+    "item_id",
+    "merchant_id",
+    "points",
+    "status",
+    "redemption_code",
+    "expires_at",
+    "created_at",
+)
+
+
+@functools.cache
+def _insert_statement(limited: bool, postgresql: bool):
+    """INSERT ... SELECT the order's values [WHERE the resident is under the limit]
+    RETURNING id [, whether the merchant is frozen], built once per shape."""
+    orders = Order.__table__
+    source = select(*(bindparam(k, type_=orders.c[k].type) for k in _ORDER_VALUES))
+    if limited:
+        taken = (
+            select(func.count())
+            .select_from(orders)
+            .where(
+                orders.c.item_id == bindparam("item_id"),
+                orders.c.user_id == bindparam("user_id"),
+                orders.c.status.in_(LIVE),
+            )
+            .scalar_subquery()
+        )
+        source = source.where(taken < bindparam("per_resident_limit"))
+    stmt = insert(orders).from_select(list(_ORDER_VALUES), source).returning(orders.c.id)
+    if postgresql:
+        stmt = stmt.returning(_frozen_statement().scalar_subquery().label("frozen"))
+    return stmt
+
+
+@functools.cache
+def _frozen_statement():
+    organizations = Organization.__table__
+    return select(organizations.c.status == "frozen").where(
+        organizations.c.id == bindparam("merchant_id")
+    )
+
+
 def _insert(item, values: dict):
     """INSERT the order, guarded by the per-resident limit, and read the merchant's
     status, in ONE statement. It runs after the item's and the accounts' locks, so its
     snapshot sees every order of the resident that committed before (they hold the same
     item lock) and a freeze that committed before (it holds the merchant's escrow lock
     until it commits). Returns (order id or None when the limit is reached, frozen)."""
-    user_id = values["user_id"]
-    source = select(*(literal(v, Order.__table__.c[k].type) for k, v in values.items()))
-    if item.per_resident_limit is not None:
-        taken = (
-            select(func.count())
-            .select_from(Order)
-            .where(Order.item_id == item.id, Order.user_id == user_id, Order.status.in_(LIVE))
-            .scalar_subquery()
-        )
-        source = source.where(taken < item.per_resident_limit)
-    frozen = (
-        select(Organization.status == "frozen")
-        .where(Organization.id == item.merchant_id)
-        .scalar_subquery()
-    )
-    stmt = insert(Order).from_select(list(values), source).returning(Order.id)
-    if db.session.get_bind().dialect.name == "postgresql":
-        row = db.session.execute(stmt.returning(frozen.label("frozen"))).one_or_none()
-        return (None, None) if row is None else (row.id, row.frozen)
-    order_id = db.session.execute(stmt).scalar_one_or_none()
-    return order_id, db.session.execute(select(frozen)).scalar_one()
+    conn = db.session.connection()
+    postgresql = conn.dialect.name == "postgresql"
+    limited = item.per_resident_limit is not None
+    params = {**values, "per_resident_limit": item.per_resident_limit} if limited else values
+    row = conn.execute(_insert_statement(limited, postgresql), params).one_or_none()
+    if row is None:
+        return None, None
+    if postgresql:
+        return row.id, row.frozen
+    frozen = conn.execute(_frozen_statement(), {"merchant_id": values["merchant_id"]})
+    return row.id, frozen.scalar_one()
 
 
 def place(user_id: int, item_id: int, *, actor: str, now: datetime | None = None) -> Placed:

@@ -268,26 +268,28 @@ def post_many(requests: list[EntryRequest]) -> dict[str, int]:
 # -- one entry on rows the caller locked: the hot path (an order's hold) ----------------
 
 
+_ACCOUNTS = Account.__table__
+_LOCK_ROWS = (
+    select(
+        _ACCOUNTS.c.id,
+        _ACCOUNTS.c.kind,
+        _ACCOUNTS.c.unit,
+        _ACCOUNTS.c.balance,
+        _ACCOUNTS.c.frozen,
+        _ACCOUNTS.c.may_go_negative,
+    )
+    .where(_ACCOUNTS.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(case((_ACCOUNTS.c.kind.in_(sorted(SYSTEM_KINDS)), 0), else_=1), _ACCOUNTS.c.id)
+    .with_for_update()
+)
+
+
 def lock_rows(account_ids: list[int]) -> dict:
     """Lock the accounts in the global order (system kinds first, then owned, each by
     ascending id) with ONE `SELECT ... ORDER BY ... FOR UPDATE` (rows are locked in the
     order they are sorted); returns their Core rows (id, kind, unit, balance, frozen,
     may_go_negative) by id. Nothing enters the session."""
-    table = Account.__table__
-    system_first = case((table.c.kind.in_(sorted(SYSTEM_KINDS)), 0), else_=1)
-    rows = db.session.execute(
-        select(
-            table.c.id,
-            table.c.kind,
-            table.c.unit,
-            table.c.balance,
-            table.c.frozen,
-            table.c.may_go_negative,
-        )
-        .where(in_values(table.c.id, sorted(set(account_ids))))
-        .order_by(system_first, table.c.id)
-        .with_for_update()
-    ).all()
+    rows = db.session.connection().execute(_LOCK_ROWS, {"ids": sorted(set(account_ids))})
     return {row.id: row for row in rows}
 
 
@@ -358,17 +360,21 @@ def post_on_locked(
         "memo": memo,
     }
     if db.session.get_bind().dialect.name == "postgresql":
-        entry_id = db.session.execute(
-            _POST_ONE_PG,
-            {
-                **entry,
-                "key": idempotency_key,
-                "now": now,
-                "accounts": ids,
-                "amounts": [deltas[i] for i in ids],
-                "afters": [locked[i].balance + deltas[i] for i in ids],
-            },
-        ).scalar_one()
+        entry_id = (
+            db.session.connection()
+            .execute(
+                _POST_ONE_PG,
+                {
+                    **entry,
+                    "key": idempotency_key,
+                    "now": now,
+                    "accounts": ids,
+                    "amounts": [deltas[i] for i in ids],
+                    "afters": [locked[i].balance + deltas[i] for i in ids],
+                },
+            )
+            .scalar_one()
+        )
         if entry_id is not None:
             return entry_id, True
     else:  # SQLite: no data-modifying CTE; writers are serialised
