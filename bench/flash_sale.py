@@ -51,7 +51,9 @@ from pathlib import Path
 import psycopg
 import requests
 from harness import (  # bench/ is the script's own folder, first on sys.path
+    PG_ADMIN,
     create_database,
+    database_cpu_seconds,
     drop_database,
     free_port,
     log,
@@ -446,8 +448,10 @@ def main(argv: list[str] | None = None) -> int:
             for k in range(args.residents)
         ]
         cpu0 = tree_cpu_seconds(gunicorn.pid)
+        pg0 = database_cpu_seconds(PG_ADMIN, db_name)
         again = hammer(base, again_calls, args.clients)
         again_cpu = tree_cpu_seconds(gunicorn.pid) - cpu0
+        again_pg = database_cpu_seconds(PG_ADMIN, db_name) - pg0
         again_rate = len(again) / span(again)
         again_lat = sorted(a[1] - a[0] for a in again)
         again_other = Counter((a[2], a[3]) for a in again if (a[2], a[3]) != (409, "out_of_stock"))
@@ -497,7 +501,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"  sold out, all again   {again_rate:8,.0f} req/s   p50 "
             f"{pct(again_lat, 0.5) * 1000:6.1f} ms  p99 {pct(again_lat, 0.99) * 1000:6.1f} ms  "
-            f"web CPU {again_cpu / len(again) * 1000:.2f} ms/request"
+            f"web CPU {again_cpu / len(again) * 1000:.2f} ms/request, PostgreSQL "
+            f"{again_pg / len(again) * 1000:.2f} ms"
         )
         print(
             f"  refusals / healthz    {again_rate / health_rate:8.3f} (sold out, all again); "

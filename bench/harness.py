@@ -110,3 +110,25 @@ def tree_cpu_seconds(pid: int) -> float:
         if proc_id in parents or parent in parents:
             total += ticks / tick
     return total
+
+
+def database_cpu_seconds(admin_url: str, database: str) -> float:
+    """CPU seconds used so far by the PostgreSQL backends connected to `database` (the
+    pool connections of the server under test), from pg_stat_activity and /proc."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        pids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s", (database,)
+            ).fetchall()
+        ]
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            raw = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2 :].split()
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total

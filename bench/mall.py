@@ -65,7 +65,9 @@ from pathlib import Path
 import psycopg
 import requests
 from harness import (  # bench/ is the script's own folder, first on sys.path
+    PG_ADMIN,
     create_database,
+    database_cpu_seconds,
     drop_database,
     free_port,
     log,
@@ -230,6 +232,7 @@ def _client(job: tuple[str, list[tuple[str, str, dict, dict]]]) -> tuple[list, l
     """One client process: sends its requests one after the other; returns latencies,
     answers and failures. A call without a token is a GET (the healthz phase)."""
     base, calls = job
+    cpu0 = time.process_time()
     sess = requests.Session()
     sess.trust_env = False  # loopback only, never a proxy
     latencies, answers, failures = [], [], []
@@ -249,7 +252,11 @@ def _client(job: tuple[str, list[tuple[str, str, dict, dict]]]) -> tuple[list, l
             failures.append(f"{r.status_code} {r.text[:200]}")
         else:
             answers.append(r.json())
-    return latencies, answers, failures
+    CLIENT_CPU.append(time.process_time() - cpu0)  # in the child; sent back below
+    return latencies, answers, failures, CLIENT_CPU[-1]
+
+
+CLIENT_CPU: list[float] = []  # the clients' CPU seconds of the last `hammer`, summed
 
 
 def hammer(base: str, calls: list, clients: int) -> tuple[float, list[float], list[dict]]:
@@ -259,6 +266,7 @@ def hammer(base: str, calls: list, clients: int) -> tuple[float, list[float], li
         t0 = time.perf_counter()
         results = pool.map(_client, shards)
         wall = time.perf_counter() - t0
+    CLIENT_CPU[:] = [sum(r[3] for r in results)]
     latencies = sorted(x for r in results for x in r[0])
     answers = [a for r in results for a in r[1]]
     failures = [f for r in results for f in r[2]]
@@ -571,10 +579,13 @@ def main(argv: list[str] | None = None) -> int:
         release_connections(app)
         n_health = max(args.orders, 1000)
         cpu0 = tree_cpu_seconds(gunicorn.pid)
+        pg0 = database_cpu_seconds(PG_ADMIN, db_name)
         health_s, health_lat, _ = hammer(
             base, [("/healthz", None, {}, {})] * n_health, args.clients
         )
         health_cpu = tree_cpu_seconds(gunicorn.pid) - cpu0
+        health_pg = database_cpu_seconds(PG_ADMIN, db_name) - pg0
+        health_client = CLIENT_CPU[0]
         log(f"{n_health:,} GET /healthz done in {health_s:.1f} s")
 
         # --- orders
@@ -589,8 +600,11 @@ def main(argv: list[str] | None = None) -> int:
         ]
         release_connections(app)
         cpu0 = tree_cpu_seconds(gunicorn.pid)
+        pg0 = database_cpu_seconds(PG_ADMIN, db_name)
         order_s, order_lat, placed = hammer(base, calls, args.clients)
         order_cpu = tree_cpu_seconds(gunicorn.pid) - cpu0
+        order_pg = database_cpu_seconds(PG_ADMIN, db_name) - pg0
+        order_client = CLIENT_CPU[0]
         assert len(placed) == args.orders and all(o["status"] == "pending" for o in placed)
         log(f"orders done in {order_s:.1f} s")
 
@@ -702,10 +716,15 @@ def main(argv: list[str] | None = None) -> int:
             f"  orders (HTTP)        {order_s:8.2f} s  {order_rate:8,.0f} orders/s   "
             f"p50 {pct(order_lat, 0.5) * 1000:6.1f} ms  p99 {pct(order_lat, 0.99) * 1000:6.1f} ms"
         )
-        print(
-            f"  web CPU per request  healthz {health_cpu / n_health * 1000:.2f} ms, "
-            f"order {order_cpu / n * 1000:.2f} ms (gunicorn's processes, from /proc)"
-        )
+        for what, web, pg, client, count in (
+            ("healthz", health_cpu, health_pg, health_client, n_health),
+            ("order", order_cpu, order_pg, order_client, n),
+        ):
+            print(
+                f"  CPU per {what:8s}     web {web / count * 1000:5.2f} ms + PostgreSQL "
+                f"{pg / count * 1000:5.2f} ms + client {client / count * 1000:5.2f} ms = "
+                f"{(web + pg + client) / count * 1000:5.2f} ms (from /proc)"
+            )
         print(
             f"  orders / healthz     {order_rate / health_rate:8.3f}  (target >= 0.3); "
             f"orders p99 at {args.clients} clients {pct(order_lat, 0.99) * 1000:.1f} ms "
