@@ -19,23 +19,19 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-import time
 import uuid
 from datetime import datetime, timedelta
 
-from flask import Response, g, request
+from flask import Response, request
 from sqlalchemy import (
     Integer,
     String,
     Text,
     UniqueConstraint,
     bindparam,
-    delete,
     select,
     update,
 )
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.apidoc import IDEMPOTENT
@@ -153,32 +149,6 @@ def _claim(principal: str, key: str, digest: str) -> tuple[tuple | None, object 
     return (row.id, token), None
 
 
-def _delete_claims(token: str, attempts: int = 6, **where) -> bool:
-    """Delete the in-flight claim holding `token` (and matching `where`), in a short
-    transaction of its own. The database may be dropping connections (that is often why
-    we are here): try again on a fresh one, backing off, for about two seconds. False
-    when it could not: the claim then lapses after `STALE`."""
-    table = IdempotencyKey.__table__
-    conditions = [table.c.claim_token == token, table.c.state == "in_flight"]
-    conditions += [table.c[name] == value for name, value in where.items()]
-    for attempt in range(attempts):
-        try:
-            with db.engine.begin() as conn:
-                conn.execute(delete(table).where(*conditions))
-            return True
-        except (DBAPIError, PoolTimeout) as exc:
-            log.warning("could not release an idempotency claim (try %d): %s", attempt + 1, exc)
-            if attempt + 1 < attempts:
-                time.sleep(min(0.5, 0.05 * 2**attempt))
-    log.error("an idempotency claim stays in flight until it is stale (%s)", STALE)
-    return False
-
-
-def _release(claim: tuple) -> bool:
-    claim_id, token = claim
-    return _delete_claims(token, id=claim_id)
-
-
 _KEYS = IdempotencyKey.__table__
 _FINISH = (
     update(_KEYS)
@@ -220,12 +190,6 @@ def request_token() -> str:
     if key is None:
         return uuid.uuid4().hex
     return hashlib.sha256(f"{current_principal().actor}\n{key}".encode()).hexdigest()
-
-
-def release_unfinished() -> None:
-    """Called by the request wrapper when the commit fails. The claim was in that
-    transaction and went with its rollback: nothing is left to release."""
-    g.pop("idempotency_claim", None)
 
 
 def idempotent(fn):
