@@ -1,27 +1,37 @@
 """`Idempotency-Key` for money-moving POSTs (HTTP layer).
 
-The key is claimed in its own short transaction, so a second request with the same key
-sees it at once: in flight -> 409 `idempotency_in_flight`; done with the same body ->
-the first response again, nothing moves; another body -> 422 `idempotency_key_reused`.
-The response is stored in the same transaction as the work, so "done" and the movement
-commit together. A refused request (4xx) releases the key: the client may retry with
-it; so does every failure (the view raising, the database dropping the connection while
-the claim is marked done or at the commit, the claim's own commit lost on the way). A
-claim left by a crashed process is taken over after `STALE` seconds."""
+The key is claimed inside the request's own transaction, with one `INSERT ... ON
+CONFLICT DO NOTHING`: the claim, the work and the stored response commit together, or
+none of them does. A second request with the same key meets the claim in the unique
+index: while the first is in flight its insert waits for that transaction (PostgreSQL
+waits on the conflicting uncommitted row; SQLite serialises writers), then sees what it
+left: done with the same body -> the first response again, nothing moves; another body
+-> 422 `idempotency_key_reused`; gone (the first failed) -> it claims the key itself. A
+wait past `lock_timeout` answers 409 `retry`. A refused request (4xx) and every failure
+(the view raising, the database dropping the connection while the claim is marked done
+or at the commit) roll the claim back with the rest: the client may retry with the key.
+A claim row still `in_flight` (left by an older release of this code, or a crash between
+its own commit and the work) answers 409 `idempotency_in_flight`, and is taken over
+after `STALE` seconds."""
 
 from __future__ import annotations
 
 import functools
 import hashlib
 import logging
-import time
 import uuid
 from datetime import datetime, timedelta
 
-from flask import Response, g, request
-from sqlalchemy import Integer, String, Text, UniqueConstraint, delete, insert, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from flask import Response, request
+from sqlalchemy import (
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    bindparam,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.apidoc import IDEMPOTENT
@@ -69,117 +79,105 @@ def _request_hash() -> str:
     return h.hexdigest()
 
 
-def _claim(principal: str, key: str, digest: str) -> tuple[tuple | None, IdempotencyKey | None]:
-    """Returns ((claim id, token), None) when claimed, or (None, done row) to replay."""
+@functools.cache
+def _claim_statement(dialect: str):
+    """INSERT the claim ... ON CONFLICT (principal, key) DO NOTHING RETURNING id, built
+    once per dialect."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    table = IdempotencyKey.__table__
+    columns = ("principal", "key", "request_hash", "state", "claim_token")
+    return (
+        insert(table)
+        .values(
+            {
+                **{name: bindparam(name) for name in columns},
+                "created_at": bindparam("now", type_=table.c.created_at.type),
+                "updated_at": bindparam("now", type_=table.c.updated_at.type),
+            }
+        )
+        .on_conflict_do_nothing(index_elements=["principal", "key"])
+        .returning(table.c.id)
+    )
+
+
+def _claim(principal: str, key: str, digest: str) -> tuple[tuple | None, object | None]:
+    """Returns ((claim id, token), None) when claimed, or (None, done row) to replay.
+    Runs in the request's transaction (one statement when the key is new)."""
+    table = IdempotencyKey.__table__
     token = uuid.uuid4().hex
-    try:
-        return _claim_with(principal, key, digest, token)
-    except DBAPIError:
-        # The claim's own commit may have landed before its connection died: undo it, or
-        # the client's retry would meet its own claim (409 in flight) for `STALE`.
-        _delete_claims(principal=principal, key=key, token=token)
-        raise
-
-
-def _claim_with(
-    principal: str, key: str, digest: str, token: str
-) -> tuple[tuple | None, IdempotencyKey | None]:
-    table = IdempotencyKey.__table__
     now = utcnow()
-    with db.engine.begin() as conn:
-        try:
-            with conn.begin_nested():
-                new_id = conn.execute(
-                    insert(table)
-                    .values(
-                        principal=principal,
-                        key=key,
-                        request_hash=digest,
-                        state="in_flight",
-                        claim_token=token,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                    .returning(table.c.id)
-                ).scalar_one()
-            return (new_id, token), None
-        except IntegrityError:
-            pass
-        row = conn.execute(
-            select(table).where(table.c.principal == principal, table.c.key == key)
-        ).one_or_none()
-        if row is None:  # released between our insert and this read
-            raise InFlight("A request with this key was just in flight; retry.")
-        if row.request_hash != digest:
-            raise KeyReused("This Idempotency-Key was used with another request.")
-        if row.state == "done":
-            return None, row
-        updated = (
-            row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=now.tzinfo)
+    conn = db.session.connection()
+    new_id = conn.execute(
+        _claim_statement(conn.dialect.name),
+        {
+            "principal": principal,
+            "key": key,
+            "request_hash": digest,
+            "state": "in_flight",
+            "claim_token": token,
+            "now": now,
+        },
+    ).scalar_one_or_none()
+    if new_id is not None:
+        return (new_id, token), None
+    row = db.session.execute(
+        select(table).where(table.c.principal == principal, table.c.key == key)
+    ).one_or_none()
+    if row is None:  # released between our insert and this read
+        raise InFlight("A request with this key was just in flight; retry.")
+    if row.request_hash != digest:
+        raise KeyReused("This Idempotency-Key was used with another request.")
+    if row.state == "done":
+        return None, row
+    updated = row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=now.tzinfo)
+    if now - updated < STALE:
+        raise InFlight("A request with this Idempotency-Key is still in flight.")
+    taken = db.session.execute(
+        update(table)
+        .where(
+            table.c.id == row.id,
+            table.c.state == "in_flight",
+            table.c.updated_at == row.updated_at,
         )
-        if now - updated < STALE:
-            raise InFlight("A request with this Idempotency-Key is still in flight.")
-        taken = conn.execute(
-            update(table)
-            .where(
-                table.c.id == row.id,
-                table.c.state == "in_flight",
-                table.c.updated_at == row.updated_at,
-            )
-            .values(updated_at=now, claim_token=token)
-        )
-        if taken.rowcount != 1:
-            raise InFlight("A request with this Idempotency-Key is still in flight.")
-        return (row.id, token), None
+        .values(updated_at=now, claim_token=token)
+    )
+    if taken.rowcount != 1:
+        raise InFlight("A request with this Idempotency-Key is still in flight.")
+    return (row.id, token), None
 
 
-def _delete_claims(token: str, attempts: int = 6, **where) -> bool:
-    """Delete the in-flight claim holding `token` (and matching `where`), in a short
-    transaction of its own. The database may be dropping connections (that is often why
-    we are here): try again on a fresh one, backing off, for about two seconds. False
-    when it could not: the claim then lapses after `STALE`."""
-    table = IdempotencyKey.__table__
-    conditions = [table.c.claim_token == token, table.c.state == "in_flight"]
-    conditions += [table.c[name] == value for name, value in where.items()]
-    for attempt in range(attempts):
-        try:
-            with db.engine.begin() as conn:
-                conn.execute(delete(table).where(*conditions))
-            return True
-        except (DBAPIError, PoolTimeout) as exc:
-            log.warning("could not release an idempotency claim (try %d): %s", attempt + 1, exc)
-            if attempt + 1 < attempts:
-                time.sleep(min(0.5, 0.05 * 2**attempt))
-    log.error("an idempotency claim stays in flight until it is stale (%s)", STALE)
-    return False
-
-
-def _release(claim: tuple) -> bool:
-    claim_id, token = claim
-    return _delete_claims(token, id=claim_id)
-
-
-def _rollback_and_release(claim: tuple) -> None:
-    rollback_quietly()
-    _release(claim)
+_KEYS = IdempotencyKey.__table__
+_FINISH = (
+    update(_KEYS)
+    .where(
+        _KEYS.c.id == bindparam("claim_id"),
+        _KEYS.c.claim_token == bindparam("token"),
+        _KEYS.c.state == "in_flight",
+    )
+    .values(
+        state="done",
+        status_code=bindparam("status_code"),
+        response_body=bindparam("response_body"),
+        updated_at=bindparam("now", type_=_KEYS.c.updated_at.type),
+        claim_token=None,
+    )
+)
 
 
 def _finish(claim: tuple, resp: Response) -> None:
     """Mark the claim done with its response, in the request's own transaction."""
-    finished = db.session.execute(
-        update(IdempotencyKey)
-        .where(
-            IdempotencyKey.id == claim[0],
-            IdempotencyKey.claim_token == claim[1],
-            IdempotencyKey.state == "in_flight",
-        )
-        .values(
-            state="done",
-            status_code=resp.status_code,
-            response_body=resp.get_data(as_text=True),
-            updated_at=utcnow(),
-            claim_token=None,
-        )
+    finished = db.session.connection().execute(
+        _FINISH,
+        {
+            "claim_id": claim[0],
+            "token": claim[1],
+            "status_code": resp.status_code,
+            "response_body": resp.get_data(as_text=True),
+            "now": utcnow(),
+        },
     )
     if finished.rowcount != 1:  # taken over after STALE: the other request answers
         raise InFlight("This request took too long; its Idempotency-Key was taken over.")
@@ -192,13 +190,6 @@ def request_token() -> str:
     if key is None:
         return uuid.uuid4().hex
     return hashlib.sha256(f"{current_principal().actor}\n{key}".encode()).hexdigest()
-
-
-def release_unfinished() -> None:
-    """Called by the request wrapper when the commit fails: the claim must not linger."""
-    claim = g.pop("idempotency_claim", None)
-    if claim is not None:
-        _release(claim)
 
 
 def idempotent(fn):
@@ -219,19 +210,18 @@ def idempotent(fn):
             )
             resp.headers["Idempotent-Replayed"] = "true"
             return resp
-        # Every way out but success releases the claim: the view raising or refusing
-        # (4xx), marking the claim done failing (a connection terminated, a takeover),
-        # and the commit failing (`release_unfinished`, called by the request wrapper).
+        # Every way out but success rolls the claim back with the work: the view raising
+        # or refusing (4xx), marking the claim done failing (a connection terminated, a
+        # takeover), and the commit failing (the request wrapper rolls back).
         try:
             resp = fn(*args, **kwargs)
             if resp.status_code >= 400:
-                _rollback_and_release(claim)
+                rollback_quietly()
                 return resp
             _finish(claim, resp)
         except BaseException:
-            _rollback_and_release(claim)
+            rollback_quietly()
             raise
-        g.idempotency_claim = claim
         return resp
 
     wrapper.__doc__ = fn.__doc__

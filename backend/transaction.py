@@ -17,13 +17,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from flask import Flask, Response, current_app, g
+from flask import Flask, Response, current_app
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from backend.db import db, rollback_quietly
 from backend.errors import ApiError, from_api_error, problem
-from backend.idempotency import release_unfinished
 
 log = logging.getLogger("backend.transaction")
 
@@ -87,12 +86,10 @@ def init_app(app: Flask) -> None:
             db.session.commit()
         except Exception as exc:
             rollback_quietly()
-            release_unfinished()
             answer = db_error_answer(exc)
             if answer is None:
                 raise
             return answer
-        g.pop("idempotency_claim", None)
         run_after_commit_hooks()
         return response
 

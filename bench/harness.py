@@ -79,3 +79,56 @@ def stop(proc: subprocess.Popen | None) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=10)
+
+
+def signing_key() -> str:
+    """A fresh certificate signing key (PEM): the production profile requires one."""
+    sys.path.insert(0, str(ROOT))
+    from backend.certificates.keys import generate_pem
+
+    return generate_pem().decode()
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process `pid` and its children (e.g.
+    gunicorn's master and workers), from /proc; 0.0 where /proc is not there."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, parents = 0.0, {pid}
+    try:
+        stats = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    raw = Path(f"/proc/{entry}/stat").read_text()
+                except OSError:
+                    continue
+                fields = raw[raw.rindex(")") + 2 :].split()
+                stats.append((int(entry), int(fields[1]), int(fields[11]) + int(fields[12])))
+    except OSError:
+        return 0.0
+    for proc_id, parent, ticks in stats:
+        if proc_id in parents or parent in parents:
+            total += ticks / tick
+    return total
+
+
+def database_cpu_seconds(admin_url: str, database: str) -> float:
+    """CPU seconds used so far by the PostgreSQL backends connected to `database` (the
+    pool connections of the server under test), from pg_stat_activity and /proc."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        pids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s", (database,)
+            ).fetchall()
+        ]
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            raw = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2 :].split()
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total

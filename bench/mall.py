@@ -65,12 +65,16 @@ from pathlib import Path
 import psycopg
 import requests
 from harness import (  # bench/ is the script's own folder, first on sys.path
+    PG_ADMIN,
     create_database,
+    database_cpu_seconds,
     drop_database,
     free_port,
     log,
+    signing_key,
     start_gunicorn,
     stop,
+    tree_cpu_seconds,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -226,15 +230,20 @@ def tokens(app, kind: str, ids: list[int], org_ids: list[int] | None = None) -> 
 
 def _client(job: tuple[str, list[tuple[str, str, dict, dict]]]) -> tuple[list, list, list]:
     """One client process: sends its requests one after the other; returns latencies,
-    answers and failures."""
+    answers and failures. A call without a token is a GET (the healthz phase)."""
     base, calls = job
+    cpu0 = time.process_time()
     sess = requests.Session()
+    sess.trust_env = False  # loopback only, never a proxy
     latencies, answers, failures = [], [], []
     for path, token, body, extra in calls:
-        headers = {"Authorization": f"Bearer {token}", **extra}
         t0 = time.perf_counter()
         try:
-            r = sess.post(base + path, json=body, headers=headers, timeout=120)
+            if token is None:
+                r = sess.get(base + path, timeout=120)
+            else:
+                headers = {"Authorization": f"Bearer {token}", **extra}
+                r = sess.post(base + path, json=body, headers=headers, timeout=120)
         except requests.RequestException as exc:
             failures.append(repr(exc))
             continue
@@ -243,7 +252,11 @@ def _client(job: tuple[str, list[tuple[str, str, dict, dict]]]) -> tuple[list, l
             failures.append(f"{r.status_code} {r.text[:200]}")
         else:
             answers.append(r.json())
-    return latencies, answers, failures
+    CLIENT_CPU.append(time.process_time() - cpu0)  # in the child; sent back below
+    return latencies, answers, failures, CLIENT_CPU[-1]
+
+
+CLIENT_CPU: list[float] = []  # the clients' CPU seconds of the last `hammer`, summed
 
 
 def hammer(base: str, calls: list, clients: int) -> tuple[float, list[float], list[dict]]:
@@ -253,6 +266,7 @@ def hammer(base: str, calls: list, clients: int) -> tuple[float, list[float], li
         t0 = time.perf_counter()
         results = pool.map(_client, shards)
         wall = time.perf_counter() - t0
+    CLIENT_CPU[:] = [sum(r[3] for r in results)]
     latencies = sorted(x for r in results for x in r[0])
     answers = [a for r in results for a in r[1]]
     failures = [f for r in results for f in r[2]]
@@ -263,6 +277,64 @@ def hammer(base: str, calls: list, clients: int) -> tuple[float, list[float], li
 
 def pct(sorted_values: list[float], p: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * p))]
+
+
+# --- the profile of one order, in-process -------------------------------------------
+
+
+def profile_orders(app, r_tokens: list[str], item_ids: list[int], n: int = 300) -> None:
+    """cProfile of `n` `POST /mall/orders` through the Flask test client (the same app,
+    no HTTP), with the SQL statements per order counted; prints the top lines."""
+    import cProfile
+    import pstats
+
+    from sqlalchemy import event
+
+    from backend.db import db
+
+    statements = []
+    with app.app_context():
+        engine = db.engine
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    client = app.test_client()
+
+    def one(k: int) -> None:
+        r = client.post(
+            "/api/v1/mall/orders",
+            json={"item_id": item_ids[k % len(item_ids)]},
+            headers={
+                "Authorization": f"Bearer {r_tokens[k % len(r_tokens)]}",
+                "Idempotency-Key": f"profile-{k}",
+            },
+        )
+        assert r.status_code == 201, r.get_json()
+
+    for k in range(19):  # warm up
+        one(k)
+    statements.clear()
+    one(19)
+    print(f"the SQL of one order ({len(statements)} statements):")
+    for sql in statements:
+        print("   ", " ".join(sql.split())[:150])
+    statements.clear()
+    prof = cProfile.Profile(time.process_time)  # CPU, not the waits on the database
+    t0 = time.perf_counter()
+    prof.enable()
+    for k in range(20, 20 + n):
+        one(k)
+    prof.disable()
+    took = time.perf_counter() - t0
+    event.remove(engine, "before_cursor_execute", count)
+    print(
+        f"profile: {n} orders in-process in {took:.2f} s ({took / n * 1000:.2f} ms each, "
+        f"{len(statements) / n:.1f} SQL statements each); load {os.getloadavg()[0]:.2f}"
+    )
+    pstats.Stats(prof).sort_stats("cumulative").print_stats(30)
+    pstats.Stats(prof).sort_stats("tottime").print_stats(20)
 
 
 # --- the big batch ------------------------------------------------------------------
@@ -403,6 +475,7 @@ def reconcile(app) -> tuple[float, dict]:
 # --- main ---------------------------------------------------------------------------
 
 
+WARM_UP = 2  # orders per resident slot before the timed phases (imports, compiled SQL)
 QUICK = {"orders": 200, "residents": 100, "items": 20, "merchants": 4, "settle_orders": 10_000}
 
 
@@ -415,8 +488,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--merchants", type=int, default=10)
     ap.add_argument("--settle-orders", type=int, default=100_000)
     ap.add_argument("--workers", type=int, default=4, help="gunicorn workers")
-    ap.add_argument("--clients", type=int, default=4, help="client processes")
+    ap.add_argument(
+        "--clients", type=int, default=16, help="client processes (the targets are at 16)"
+    )
     ap.add_argument("--keep", action="store_true", help="keep the scratch database")
+    ap.add_argument(
+        "--profile",
+        action="store_true",
+        help="only profile 300 orders in-process (cProfile tops, SQL statements per order)",
+    )
     if ap.parse_known_args(argv)[0].quick:
         ap.set_defaults(**QUICK)  # explicit sizes still win
     args = ap.parse_args(argv)
@@ -434,12 +514,20 @@ def main(argv: list[str] | None = None) -> int:
         "DATABASE_URL": sa_url,
         "JWT_SECRET": secrets.token_urlsafe(48),
         "PII_KEY": secrets.token_urlsafe(48),
+        "CERT_SIGNING_KEY": signing_key(),
         "RATELIMIT_ENABLED": "false",
         "LOG_LEVEL": "WARNING",
     }
     env.pop("REDIS_URL", None)
     os.environ.pop("REDIS_URL", None)
-    for k in ("APP_PROFILE", "DATABASE_URL", "JWT_SECRET", "PII_KEY", "RATELIMIT_ENABLED"):
+    for k in (
+        "APP_PROFILE",
+        "DATABASE_URL",
+        "JWT_SECRET",
+        "PII_KEY",
+        "CERT_SIGNING_KEY",
+        "RATELIMIT_ENABLED",
+    ):
         os.environ[k] = env[k]
     os.environ["LOG_LEVEL"] = "WARNING"
     gunicorn = app = None
@@ -453,7 +541,7 @@ def main(argv: list[str] | None = None) -> int:
         staff_id = prepare(app)
         residents = create_residents(pg_url, args.residents, env["PII_KEY"])
         settle_share = -(-args.settle_orders // args.residents) * SETTLE_PRICE
-        grant = per_resident * 100 + settle_share
+        grant = per_resident * 100 + settle_share + WARM_UP * 100  # the warm-up's orders too
         t0 = time.perf_counter()
         give_points(app, residents, grant)
         log(
@@ -465,13 +553,42 @@ def main(argv: list[str] | None = None) -> int:
         all_items = list(item_owner)
         log(f"{args.merchants} merchants, {len(all_items)} items")
 
+        if args.profile:
+            profile_orders(app, tokens(app, "resident", residents), all_items)
+            return 0
         port = free_port()
         gunicorn = start_gunicorn(env, port, args.workers, logfile)
         base = f"http://127.0.0.1:{port}"
         log(f"gunicorn -w {args.workers} on {base}; {args.clients} client processes")
 
-        # --- orders
+        # --- warm-up: every worker imports and compiles what the timed phases use
         r_tokens = tokens(app, "resident", residents)
+        warm_calls = [
+            (
+                "/api/v1/mall/orders",
+                r_tokens[k % args.residents],
+                {"item_id": all_items[k % len(all_items)]},
+                {"Idempotency-Key": f"bench-warm-{k}"},
+            )
+            for k in range(min(args.residents * WARM_UP, 8 * args.workers))
+        ]
+        release_connections(app)
+        hammer(base, warm_calls + [("/healthz", None, {}, {})] * 8 * args.workers, args.clients)
+
+        # --- healthz: the same server, the same client processes (the ratio's base)
+        release_connections(app)
+        n_health = max(args.orders, 1000)
+        cpu0 = tree_cpu_seconds(gunicorn.pid)
+        pg0 = database_cpu_seconds(PG_ADMIN, db_name)
+        health_s, health_lat, _ = hammer(
+            base, [("/healthz", None, {}, {})] * n_health, args.clients
+        )
+        health_cpu = tree_cpu_seconds(gunicorn.pid) - cpu0
+        health_pg = database_cpu_seconds(PG_ADMIN, db_name) - pg0
+        health_client = CLIENT_CPU[0]
+        log(f"{n_health:,} GET /healthz done in {health_s:.1f} s")
+
+        # --- orders
         calls = [
             (
                 "/api/v1/mall/orders",
@@ -482,7 +599,12 @@ def main(argv: list[str] | None = None) -> int:
             for k in range(args.orders)
         ]
         release_connections(app)
+        cpu0 = tree_cpu_seconds(gunicorn.pid)
+        pg0 = database_cpu_seconds(PG_ADMIN, db_name)
         order_s, order_lat, placed = hammer(base, calls, args.clients)
+        order_cpu = tree_cpu_seconds(gunicorn.pid) - cpu0
+        order_pg = database_cpu_seconds(PG_ADMIN, db_name) - pg0
+        order_client = CLIENT_CPU[0]
         assert len(placed) == args.orders and all(o["status"] == "pending" for o in placed)
         log(f"orders done in {order_s:.1f} s")
 
@@ -572,6 +694,8 @@ def main(argv: list[str] | None = None) -> int:
         postings, entries, orders = ledger_size(pg_url)
 
         n = args.orders
+        health_rate, order_rate = n_health / health_s, n / order_s
+        load = os.getloadavg()
         print()
         print("=" * 72)
         print(
@@ -583,9 +707,28 @@ def main(argv: list[str] | None = None) -> int:
             f"{os.cpu_count()} CPUs"
         )
         print("-" * 72)
+        print(f"  load average         {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (at the end)")
         print(
-            f"  orders (HTTP)        {order_s:8.2f} s  {n / order_s:8,.0f} orders/s   "
+            f"  GET /healthz (HTTP)  {health_s:8.2f} s  {health_rate:8,.0f} req/s      "
+            f"p50 {pct(health_lat, 0.5) * 1000:6.1f} ms  p99 {pct(health_lat, 0.99) * 1000:6.1f} ms"
+        )
+        print(
+            f"  orders (HTTP)        {order_s:8.2f} s  {order_rate:8,.0f} orders/s   "
             f"p50 {pct(order_lat, 0.5) * 1000:6.1f} ms  p99 {pct(order_lat, 0.99) * 1000:6.1f} ms"
+        )
+        for what, web, pg, client, count in (
+            ("healthz", health_cpu, health_pg, health_client, n_health),
+            ("order", order_cpu, order_pg, order_client, n),
+        ):
+            print(
+                f"  CPU per {what:8s}     web {web / count * 1000:5.2f} ms + PostgreSQL "
+                f"{pg / count * 1000:5.2f} ms + client {client / count * 1000:5.2f} ms = "
+                f"{(web + pg + client) / count * 1000:5.2f} ms (from /proc)"
+            )
+        print(
+            f"  orders / healthz     {order_rate / health_rate:8.3f}  (target >= 0.3); "
+            f"orders p99 at {args.clients} clients {pct(order_lat, 0.99) * 1000:.1f} ms "
+            f"(target <= 50 ms)"
         )
         print(
             f"  redemptions (HTTP)   {redeem_s:8.2f} s  {n / redeem_s:8,.0f} redeemed/s "

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from backend.ledger import Account, AccountKind, Leg, account_for, post
+from backend.ledger.posting import post_on_locked
 
 
 class OrderRef(Protocol):
@@ -50,6 +51,25 @@ def hold(order: OrderRef, *, actor: str, memo: str) -> None:
     """Resident points -> the merchant's escrow (raises InsufficientBalance)."""
     resident = account_for(AccountKind.RESIDENT_POINTS, order.user_id)
     _move(order, "hold", "order_hold", resident, escrow(order.merchant_id), actor=actor, memo=memo)
+
+
+def hold_on_locked(
+    order: OrderRef, resident: int, escrow_account: int, locked: dict, *, actor: str, memo: str
+) -> int:
+    """`hold` on the resident's points and the merchant's escrow (account ids) which the
+    caller locked with `backend.ledger.posting.lock_rows` (the order's hot path: one
+    statement); raises InsufficientBalance; returns the journal entry's id."""
+    entry_id, _ = post_on_locked(
+        kind="order_hold",
+        idempotency_key=f"order:{order.id}:hold",
+        deltas={resident: -order.points, escrow_account: order.points},
+        locked=locked,
+        ref_type="order",
+        ref_id=order.id,
+        actor=actor,
+        memo=memo,
+    )
+    return entry_id
 
 
 def refund(order: OrderRef, *, actor: str, memo: str) -> None:

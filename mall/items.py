@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, bindparam, or_, select
+from sqlalchemy import update as sql_update
 from sqlalchemy.orm import selectinload
 
 from backend.audit import log as audit
 from backend.db import db, utcnow
 from backend.errors import Invalid, NotFound
+from backend.ledger import Account, AccountKind
 from backend.registry.models import Organization
 from mall.models import Item
 
@@ -70,6 +72,101 @@ def lock_for_order(item_id: int, now: datetime) -> tuple[Item, bool] | None:
         .execution_options(populate_existing=True)
     ).one_or_none()
     return None if row is None else (row[0], bool(row[1]))
+
+
+_ORDER_COLUMNS = (
+    Item.id,
+    Item.merchant_id,
+    Item.title,
+    Item.points_price,
+    Item.stock,
+    Item.per_resident_limit,
+    Item.active,
+    Item.valid_from,
+    Item.valid_until,
+)
+
+
+def window_holds(row, now: datetime) -> bool:
+    """`in_window` for a row already read (the same rule, in Python)."""
+    return (row.valid_from is None or row.valid_from <= now) and (
+        row.valid_until is None or row.valid_until > now
+    )
+
+
+_ITEMS = Item.__table__
+_ACCOUNTS = Account.__table__
+_ORDER_COLUMNS_CORE = tuple(_ITEMS.c[c.key] for c in _ORDER_COLUMNS)
+# The order's statements, built once (bound parameters; Core on the session's connection:
+# no ORM compile step, no statement built per request).
+_READ_FOR_ORDER = select(
+    *_ORDER_COLUMNS_CORE,
+    select(_ACCOUNTS.c.id)
+    .where(
+        _ACCOUNTS.c.kind == AccountKind.RESIDENT_POINTS.value,
+        _ACCOUNTS.c.owner_id == bindparam("user_id"),
+    )
+    .scalar_subquery()
+    .label("resident_account"),
+    select(_ACCOUNTS.c.id)
+    .where(
+        _ACCOUNTS.c.kind == AccountKind.ORDER_ESCROW.value,
+        _ACCOUNTS.c.owner_id == _ITEMS.c.merchant_id,
+    )
+    .correlate(_ITEMS)
+    .scalar_subquery()
+    .label("escrow_account"),
+).where(_ITEMS.c.id == bindparam("item_id"))
+_TAKE_UNIT = (
+    sql_update(_ITEMS)
+    .where(_ITEMS.c.id == bindparam("item_id"), _ITEMS.c.stock > 0)
+    .values(stock=_ITEMS.c.stock - 1)
+    .returning(*_ORDER_COLUMNS_CORE)
+)
+_STOCK = select(_ITEMS.c.stock).where(_ITEMS.c.id == bindparam("item_id"))
+_LOCK_FOR_ORDER = (
+    select(*_ORDER_COLUMNS_CORE).where(_ITEMS.c.id == bindparam("item_id")).with_for_update()
+)
+
+
+def read_for_order(item_id: int, user_id: int):
+    """What an order needs to know first, in ONE indexed read and no lock: the item
+    (is it on sale, in stock?), the resident's points account and the merchant's escrow
+    account (ids; None until opened). A sold-out item is refused on this read alone."""
+    return (
+        db.session.connection()
+        .execute(_READ_FOR_ORDER, {"item_id": item_id, "user_id": user_id})
+        .one_or_none()
+    )
+
+
+def take_unit(item_id: int, limited: bool):
+    """Lock the item row for an order and take one unit of its stock; returns the locked
+    row (its current price, limit, window, what is left) or None when no unit is left.
+    An item with stock: one conditional `UPDATE ... SET stock = stock - 1 WHERE stock > 0
+    RETURNING` (the row lock and the unit in one round trip); of racing orders for the
+    last unit exactly one matches. Unlimited stock: `SELECT ... FOR UPDATE` (orders,
+    restocks and edits serialise on the row)."""
+    conn = db.session.connection()
+    params = {"item_id": item_id}
+    for _ in range(2):
+        if limited:
+            row = conn.execute(_TAKE_UNIT, params).one_or_none()
+            if row is not None:
+                return row
+            # none left, or the stock was made unlimited meanwhile: look without a lock
+            stock = conn.execute(_STOCK, params).scalar_one_or_none()
+            if stock is not None and stock <= 0:
+                return None
+            limited = stock is not None  # a unit came back, or the item went unlimited
+            continue
+        row = conn.execute(_LOCK_FOR_ORDER, params).one_or_none()
+        if row is None or row.stock is None:
+            return row
+        if row.stock <= 0:
+            return None
+        limited = True  # limited meanwhile: take the unit (the row is ours now)
+    return None
 
 
 def lock(item_id: int) -> Item | None:

@@ -10,16 +10,18 @@ then item rows, then ledger accounts (system accounts, then owned, each by id; s
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, bindparam, func, insert, select, update
 from sqlalchemy.orm import selectinload
 
 from backend.audit import log as audit
 from backend.db import db, utcnow
 from backend.errors import Conflict, Invalid, NotFound, integer
 from backend.ledger import Account, AccountKind, InsufficientBalance, account_for
+from backend.ledger.posting import lock_rows
 from backend.registry.models import Organization
 from backend.residents import notifications
 from backend.runtime import setting
@@ -88,64 +90,154 @@ def state_conflict(status: str) -> Conflict:
     }.get(status, NotPending(f"The order is {status}."))
 
 
-def place(user_id: int, item_id: int, *, actor: str, now: datetime | None = None) -> Order:
-    """Order one unit of `item_id` for the resident: lock the item, check it is on sale,
-    in stock and under the resident's limit, take a unit, and hold the price in escrow."""
-    now = now or utcnow()
-    locked = items_service.lock_for_order(item_id, now)
-    if locked is None:
-        raise items_service.ItemNotFound("No such item.")
-    item, in_window = locked
+@dataclass(frozen=True)
+class PlacedItem:
+    id: int
+    title: str
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A new order as `place` wrote it (what the answer shows; no reload)."""
+
+    id: int
+    user_id: int
+    item_id: int
+    item: PlacedItem
+    merchant_id: int
+    points: int
+    status: str
+    redemption_code: str
+    expires_at: datetime
+    created_at: datetime
+    fulfilled_at: None = None
+    closed_at: None = None
+
+
+def _check_on_sale(item, now: datetime) -> None:
     if not item.active:
         raise ItemInactive("The item is not on sale.")
-    if not in_window:
+    if not items_service.window_holds(item, now):
         raise NotOnSale("The item is not on sale at this time.")
-    if item.stock is not None and item.stock <= 0:
-        raise OutOfStock("The item is sold out.")
-    if item.per_resident_limit is not None:
-        taken = db.session.execute(
+
+
+_ORDER_VALUES = (
+    "user_id",
+    "item_id",
+    "merchant_id",
+    "points",
+    "status",
+    "redemption_code",
+    "expires_at",
+    "created_at",
+)
+
+
+@functools.cache
+def _insert_statement(limited: bool, postgresql: bool):
+    """INSERT ... SELECT the order's values [WHERE the resident is under the limit]
+    RETURNING id [, whether the merchant is frozen], built once per shape."""
+    orders = Order.__table__
+    source = select(*(bindparam(k, type_=orders.c[k].type) for k in _ORDER_VALUES))
+    if limited:
+        taken = (
             select(func.count())
-            .select_from(Order)
-            .where(Order.item_id == item.id, Order.user_id == user_id, Order.status.in_(LIVE))
-        ).scalar_one()
-        if taken >= item.per_resident_limit:
-            raise LimitReached(
-                f"At most {item.per_resident_limit} of this item per resident.",
-                extra={"per_resident_limit": item.per_resident_limit},
+            .select_from(orders)
+            .where(
+                orders.c.item_id == bindparam("item_id"),
+                orders.c.user_id == bindparam("user_id"),
+                orders.c.status.in_(LIVE),
             )
-    order = Order(
-        user_id=user_id,
-        item=item,
-        item_id=item.id,
-        merchant_id=item.merchant_id,
-        points=item.points_price,
-        status="pending",
-        redemption_code=new_code(),
-        expires_at=now + timedelta(seconds=setting("ORDER_EXPIRY_SECONDS")),
-        created_at=now,
+            .scalar_subquery()
+        )
+        source = source.where(taken < bindparam("per_resident_limit"))
+    stmt = insert(orders).from_select(list(_ORDER_VALUES), source).returning(orders.c.id)
+    if postgresql:
+        stmt = stmt.returning(_frozen_statement().scalar_subquery().label("frozen"))
+    return stmt
+
+
+@functools.cache
+def _frozen_statement():
+    organizations = Organization.__table__
+    return select(organizations.c.status == "frozen").where(
+        organizations.c.id == bindparam("merchant_id")
     )
-    db.session.add(order)
-    if item.stock is not None:
-        item.stock = item.stock - 1
-    db.session.flush()
+
+
+def _insert(item, values: dict):
+    """INSERT the order, guarded by the per-resident limit, and read the merchant's
+    status, in ONE statement. It runs after the item's and the accounts' locks, so its
+    snapshot sees every order of the resident that committed before (they hold the same
+    item lock) and a freeze that committed before (it holds the merchant's escrow lock
+    until it commits). Returns (order id or None when the limit is reached, frozen)."""
+    conn = db.session.connection()
+    postgresql = conn.dialect.name == "postgresql"
+    limited = item.per_resident_limit is not None
+    params = {**values, "per_resident_limit": item.per_resident_limit} if limited else values
+    row = conn.execute(_insert_statement(limited, postgresql), params).one_or_none()
+    if row is None:
+        return None, None
+    if postgresql:
+        return row.id, row.frozen
+    frozen = conn.execute(_frozen_statement(), {"merchant_id": values["merchant_id"]})
+    return row.id, frozen.scalar_one()
+
+
+def place(user_id: int, item_id: int, *, actor: str, now: datetime | None = None) -> Placed:
+    """Order one unit of `item_id` for the resident: check it is on sale and in stock
+    (one read, no lock: a sold-out item costs nothing more), take a unit (the item row
+    locked), lock the resident's points and the merchant's escrow, insert the order under
+    the resident's limit, and hold the price in escrow. Core statements, no ORM objects:
+    about six round trips."""
+    now = now or utcnow()
+    seen = items_service.read_for_order(item_id, user_id)
+    if seen is None:
+        raise items_service.ItemNotFound("No such item.")
+    _check_on_sale(seen, now)
+    if seen.stock is not None and seen.stock <= 0:
+        raise OutOfStock("The item is sold out.")
+    item = items_service.take_unit(item_id, limited=seen.stock is not None)
+    if item is None:
+        raise OutOfStock("The item is sold out.")
+    _check_on_sale(item, now)  # again, on the locked row (an edit may have committed)
+    resident = seen.resident_account
+    if resident is None:
+        resident = account_for(AccountKind.RESIDENT_POINTS, user_id).id
+    escrow_id = seen.escrow_account
+    if escrow_id is None or item.merchant_id != seen.merchant_id:
+        escrow_id = escrow.escrow(item.merchant_id).id
+    locked = lock_rows([escrow_id, resident])
+    values = {
+        "user_id": user_id,
+        "item_id": item.id,
+        "merchant_id": item.merchant_id,
+        "points": item.points_price,
+        "status": "pending",
+        "redemption_code": new_code(),
+        "expires_at": now + timedelta(seconds=setting("ORDER_EXPIRY_SECONDS")),
+        "created_at": now,
+    }
+    order_id, frozen = _insert(item, values)
+    if order_id is None:
+        raise LimitReached(
+            f"At most {item.per_resident_limit} of this item per resident.",
+            extra={"per_resident_limit": item.per_resident_limit},
+        )
+    order = Placed(id=order_id, item=PlacedItem(item.id, item.title), **values)
     try:
-        escrow.hold(order, actor=actor, memo=f"hold for item {item.id}")
+        escrow.hold_on_locked(
+            order, resident, escrow_id, locked, actor=actor, memo=f"hold for item {item.id}"
+        )
     except InsufficientBalance as exc:
         raise InsufficientPoints(
             f"The item costs {order.points} points.", extra={"points_price": order.points}
         ) from exc
-    # Read after the hold locked the merchant's escrow: a freeze holds that lock until it
-    # commits, so an order racing a freeze sees it here (or was there for it to cancel).
-    if _merchant_frozen(item.merchant_id):
+    # Read after the escrow was locked: a freeze holds that lock until it commits, so an
+    # order racing a freeze sees it here (or was there for it to cancel).
+    if frozen:
         raise MerchantFrozen("The merchant is frozen; its items are not on sale.")
     return order
-
-
-def _merchant_frozen(merchant_id: int) -> bool:
-    status = db.session.execute(
-        select(Organization.status).where(Organization.id == merchant_id)
-    ).scalar_one()
-    return status == "frozen"
 
 
 def _refund(row, *, kind: str, actor: str) -> None:

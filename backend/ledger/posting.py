@@ -21,7 +21,11 @@ The rules, in order:
    without a reload.
 
 `post()` posts one entry; `post_many()` posts a list in one round of locks and bulk
-statements (accrual uses it: thousands of resident-days per chunk).
+statements (accrual uses it: thousands of resident-days per chunk). The hot path of an
+order uses `lock_rows()` (the accounts locked in the same global order by ONE statement,
+as Core rows) and `post_on_locked()` (rules 2 and 4 checked on those rows, then the entry
+and its postings written by ONE statement on PostgreSQL, `ON CONFLICT` on the key for
+rule 1): no ORM objects, no reload, two round trips.
 """
 
 from __future__ import annotations
@@ -29,10 +33,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, case, insert, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm.attributes import set_committed_value
 
-from backend.db import bulk_insert, db, in_values, utcnow
+from backend.db import BigId, UTCDateTime, bulk_insert, db, in_values, utcnow
 from backend.errors import Conflict
 from backend.ledger.accounts import SYSTEM_KINDS
 from backend.ledger.models import Account, JournalEntry, Posting
@@ -258,3 +263,151 @@ def post_many(requests: list[EntryRequest]) -> dict[str, int]:
     bulk_insert(Posting, postings)
     _loaded_balances(locked, {i: b for i, b in balances.items() if b != locked[i].balance})
     return done
+
+
+# -- one entry on rows the caller locked: the hot path (an order's hold) ----------------
+
+
+_ACCOUNTS = Account.__table__
+_LOCK_ROWS = (
+    select(
+        _ACCOUNTS.c.id,
+        _ACCOUNTS.c.kind,
+        _ACCOUNTS.c.unit,
+        _ACCOUNTS.c.balance,
+        _ACCOUNTS.c.frozen,
+        _ACCOUNTS.c.may_go_negative,
+    )
+    .where(_ACCOUNTS.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(case((_ACCOUNTS.c.kind.in_(sorted(SYSTEM_KINDS)), 0), else_=1), _ACCOUNTS.c.id)
+    .with_for_update()
+)
+
+
+def lock_rows(account_ids: list[int]) -> dict:
+    """Lock the accounts in the global order (system kinds first, then owned, each by
+    ascending id) with ONE `SELECT ... ORDER BY ... FOR UPDATE` (rows are locked in the
+    order they are sorted); returns their Core rows (id, kind, unit, balance, frozen,
+    may_go_negative) by id. Nothing enters the session."""
+    rows = db.session.connection().execute(_LOCK_ROWS, {"ids": sorted(set(account_ids))})
+    return {row.id: row for row in rows}
+
+
+_POST_ONE_PG = text(
+    """
+    WITH e AS (
+      INSERT INTO journal_entries (idempotency_key, kind, ref_type, ref_id, actor, memo,
+                                   created_at)
+      VALUES (:key, :kind, :ref_type, :ref_id, :actor, :memo, :now)
+      ON CONFLICT (idempotency_key) DO NOTHING
+      RETURNING id
+    ), p AS (
+      INSERT INTO postings (entry_id, account_id, amount, balance_after, created_at)
+      SELECT e.id, v.account_id, v.amount, v.balance_after, :now
+      FROM e CROSS JOIN unnest(:accounts, :amounts, :afters)
+        AS v(account_id, amount, balance_after)
+      ORDER BY v.account_id
+      RETURNING entry_id
+    )
+    SELECT (SELECT id FROM e) AS id
+    """
+).bindparams(
+    bindparam("now", type_=UTCDateTime()),
+    bindparam("accounts", type_=ARRAY(BigId)),
+    bindparam("amounts", type_=ARRAY(BigId)),
+    bindparam("afters", type_=ARRAY(BigId)),
+)
+
+
+def post_on_locked(
+    *,
+    kind: str,
+    idempotency_key: str,
+    deltas: dict[int, int],
+    locked: dict,
+    ref_type: str | None = None,
+    ref_id: str | int | None = None,
+    actor: str | None = None,
+    memo: str | None = None,
+) -> tuple[int, bool]:
+    """Post one entry (account id -> amount) on accounts this transaction has locked with
+    `lock_rows()`; returns (entry id, created). The rules of `post()`: integers, non-zero,
+    balanced per unit; nothing out of a frozen account, no owned account below zero
+    (checked on the locked rows before anything is written); an entry whose key exists
+    is returned as it is. On PostgreSQL the entry and its postings are ONE statement (a
+    data-modifying CTE); the database's triggers check the chain of every balance and
+    the entry's balance at commit, as for every writer."""
+    per_unit: dict[str, int] = defaultdict(int)
+    for account_id, delta in deltas.items():
+        if type(delta) is not int or delta == 0:
+            raise UnbalancedEntry(f"leg amount must be a non-zero int, got {delta!r}")
+        per_unit[locked[account_id].unit] += delta
+    if any(per_unit.values()) or not deltas:
+        raise UnbalancedEntry(f"entry {idempotency_key} does not balance: {dict(per_unit)}")
+    for account_id, delta in deltas.items():
+        account = locked[account_id]
+        if delta < 0 and account.frozen:
+            raise AccountFrozen(account)
+        if account.balance + delta < 0 and not account.may_go_negative:
+            raise InsufficientBalance(account, -(account.balance + delta))
+    ids = sorted(deltas)
+    now = utcnow()
+    entry = {
+        "kind": kind,
+        "ref_type": ref_type,
+        "ref_id": None if ref_id is None else str(ref_id),
+        "actor": actor,
+        "memo": memo,
+    }
+    if db.session.get_bind().dialect.name == "postgresql":
+        entry_id = (
+            db.session.connection()
+            .execute(
+                _POST_ONE_PG,
+                {
+                    **entry,
+                    "key": idempotency_key,
+                    "now": now,
+                    "accounts": ids,
+                    "amounts": [deltas[i] for i in ids],
+                    "afters": [locked[i].balance + deltas[i] for i in ids],
+                },
+            )
+            .scalar_one()
+        )
+        if entry_id is not None:
+            return entry_id, True
+    else:  # SQLite: no data-modifying CTE; writers are serialised
+        entry_id = None
+        if idempotency_key not in _existing_ids([idempotency_key]):
+            entry_id = db.session.execute(
+                insert(JournalEntry.__table__)
+                .values(idempotency_key=idempotency_key, created_at=now, **entry)
+                .returning(JournalEntry.__table__.c.id)
+            ).scalar_one()
+            db.session.execute(
+                insert(Posting.__table__),
+                [
+                    {
+                        "entry_id": entry_id,
+                        "account_id": i,
+                        "amount": deltas[i],
+                        "balance_after": locked[i].balance + deltas[i],
+                        "created_at": now,
+                    }
+                    for i in ids
+                ],
+            )
+            return entry_id, True
+    return _existing_ids([idempotency_key])[idempotency_key], False
+
+
+def _existing_ids(keys: list[str]) -> dict[str, int]:
+    table = JournalEntry.__table__
+    return dict(
+        db.session.execute(
+            select(table.c.idempotency_key, table.c.id).where(
+                in_values(table.c.idempotency_key, keys)
+            )
+        ).all()
+    )
