@@ -4,7 +4,7 @@ listed here cannot run (the relay and the runner find jobs on the app)."""
 
 from __future__ import annotations
 
-from backend.activity import accrual, ingest, retention
+from backend.activity import accrual, ingest, partitions, retention
 from backend.points import expiry
 from backend.reconciliation import report
 from backend.registry import duplicates
@@ -18,6 +18,7 @@ EVERY_JOB = [
     ingest.resume_batches,
     accrual.accrue,
     retention.purge_raw_activity,
+    partitions.make_activity_partitions,
     orders.expire_orders,
     settlement.post_settlement,
     settlement.sweep_settlements,
@@ -36,6 +37,7 @@ PERIODIC = [
     Periodic(orders.expire_orders, 60),
     Periodic(settlement.sweep_settlements, 120),
     Periodic(retention.purge_raw_activity, 3600),
+    Periodic(partitions.make_activity_partitions, 24 * 3600),
     Periodic(report.nightly_reconciliation, 24 * 3600),
     Periodic(duplicates.find_duplicates, 24 * 3600),
     # points expire at month ends: a run every 6 hours expires them within hours

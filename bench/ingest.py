@@ -84,7 +84,10 @@ REDIS_BASE = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379")
 SCENARIO = "SIP-S-METRO"
 SH = ZoneInfo("Asia/Shanghai")
 STAFF_LOGIN, STAFF_PASSWORD = "bench-staff", "bench-staff-password"
-# The columns `backend.activity.ingest._insert` writes (id comes from the sequence).
+# The columns `backend.activity.ingest._insert` writes (id comes from the sequence); the
+# raw details (times, measures) go to `activity_details`: the baseline COPYs the same
+# data into ONE wide copy of `activities` (the three detail columns added).
+DETAIL_COLUMNS = ("started_at", "ended_at", "measures")
 ACTIVITY_COLUMNS = (
     "scenario_id",
     "external_id",
@@ -408,12 +411,17 @@ def copy_baseline(pg_url: str) -> dict[str, tuple[float, int, int]]:
     the ingest's INSERT checks those for every row, so the second figure is the floor the
     ingest could reach without dropping any of them."""
     cols = ", ".join(ACTIVITY_COLUMNS)
-    select_cols = ", ".join(
-        f"{c}::text" if c in ("flags", "measures") else c for c in ACTIVITY_COLUMNS
-    )
     out = {}
     with psycopg.connect(pg_url) as conn, conn.cursor() as cur:
-        cur.execute(f"SELECT {select_cols} FROM activities ORDER BY id")
+        qualified = ", ".join(
+            f"{'d' if c in DETAIL_COLUMNS else 'a'}.{c}"
+            + ("::text" if c in ("flags", "measures") else "")
+            for c in ACTIVITY_COLUMNS
+        )
+        cur.execute(
+            f"SELECT {qualified} FROM activities a"  # noqa: S608
+            " JOIN activity_details d ON d.activity_id = a.id ORDER BY a.id"
+        )
         rows = cur.fetchall()
         cur.execute(
             "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
@@ -423,6 +431,10 @@ def copy_baseline(pg_url: str) -> dict[str, tuple[float, int, int]]:
         for label, fks in (("plain", []), ("fks", foreign_keys)):
             cur.execute("DROP TABLE IF EXISTS activities_copy")
             cur.execute("CREATE TABLE activities_copy (LIKE activities INCLUDING ALL)")
+            cur.execute(
+                "ALTER TABLE activities_copy ADD started_at timestamptz,"
+                " ADD ended_at timestamptz, ADD measures json"
+            )
             for fk in fks:
                 cur.execute(f"ALTER TABLE activities_copy ADD {fk}")
             conn.commit()

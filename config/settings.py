@@ -109,6 +109,9 @@ class Settings:
     SETTLEMENT_SWEEP_SECONDS = 300
     RESUME_BATCHES_AFTER_SECONDS = 120
     RAW_ACTIVITY_RETENTION_DAYS = 180
+    # The reconciliation re-sums every posting at least this often; in between it checks
+    # incrementally from the last verified report's high-water mark.
+    RECONCILIATION_FULL_EVERY_DAYS = 7
     # Points expire at the end of the month (Asia/Shanghai) this many months after their
     # credit. Seeds the first published validity rule (`points_rules`); later changes are
     # published rules (staff `finance`, or the CLI), never retroactive.
@@ -164,6 +167,9 @@ class Settings:
         self.RAW_ACTIVITY_RETENTION_DAYS = _int(
             "RAW_ACTIVITY_RETENTION_DAYS", self.RAW_ACTIVITY_RETENTION_DAYS
         )
+        self.RECONCILIATION_FULL_EVERY_DAYS = _int(
+            "RECONCILIATION_FULL_EVERY_DAYS", self.RECONCILIATION_FULL_EVERY_DAYS
+        )
         self.POINTS_VALIDITY_MONTHS = _int("POINTS_VALIDITY_MONTHS", self.POINTS_VALIDITY_MONTHS)
         if not 1 <= self.POINTS_VALIDITY_MONTHS <= 1200:
             raise SettingsError("POINTS_VALIDITY_MONTHS must be between 1 and 1200 (months)")
@@ -177,6 +183,8 @@ class Settings:
             "WEB_SESSION_IDLE_SECONDS", self.WEB_SESSION_IDLE_SECONDS
         )
         self.WEB_SESSION_MAX_SECONDS = _int("WEB_SESSION_MAX_SECONDS", self.WEB_SESSION_MAX_SECONDS)
+        if self.RECONCILIATION_FULL_EVERY_DAYS < 0:
+            raise SettingsError("RECONCILIATION_FULL_EVERY_DAYS must be at least 0 (days)")
         if self.RAW_ACTIVITY_RETENTION_DAYS < 1:
             raise SettingsError("RAW_ACTIVITY_RETENTION_DAYS must be at least 1 (days)")
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from backend.activity.models import Activity
-from backend.db import db
+from backend.db import clock_at, db, utcnow
 from backend.ledger import JournalEntry
 from tests.helpers import (
     assert_books_balanced,
@@ -197,11 +197,9 @@ def test_retention_job_erases_old_raw_details(app, client, metro):
         assert rows["old"].credited_g == 467
         assert rows["new"].measures == {"distance_m": 10000}
         # once no window reaches it (30 days and a day of slack), the times go too
-        old = rows["old"]
-        old.started_at -= timedelta(days=29)  # as if 29 more days had passed
-        old.ended_at -= timedelta(days=29)
         db.session.commit()
-        assert run(purge_raw_activity) == 0
+        with clock_at(utcnow() + timedelta(days=29)):  # as if 29 more days had passed
+            assert run(purge_raw_activity) == 0
         db.session.expire_all()
         old = db.session.execute(select(Activity).where(Activity.external_id == "old")).scalar_one()
         assert old.started_at is None and old.ended_at is None and old.credited_g == 467

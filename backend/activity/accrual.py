@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, text
 
 from backend.activity.models import Activity, CreditedResident
 from backend.auth.models import User
@@ -494,11 +494,9 @@ def _erase_closed(user_ids: list[int]) -> None:
     """Closed accounts whose activities a chunk met (an upload that raced the closure):
     their raw details go too (both paths call this)."""
     if user_ids:
-        db.session.execute(
-            update(Activity)
-            .where(in_values(Activity.user_id, user_ids), Activity.erased_at.is_(None))
-            .values(measures=None, started_at=None, ended_at=None, erased_at=utcnow())
-        )
+        from backend.activity.erasure import delete_raw_details
+
+        delete_raw_details(user_ids)
 
 
 def _block(rate) -> tuple[int, int]:

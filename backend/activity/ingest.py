@@ -42,7 +42,8 @@ from sqlalchemy import select, text
 import scenarios_adapters
 from backend.activity import overlap
 from backend.activity.accrual import accrue
-from backend.activity.models import Activity, Consent, UploadBatch
+from backend.activity.models import Activity, Consent, UploadBatch, store_details
+from backend.activity.partitions import ensure_months
 from backend.db import bulk_insert, db, in_values, storable, utcnow
 from backend.errors import NotFound
 from backend.registry import scenarios
@@ -322,6 +323,11 @@ def _insert(batch: UploadBatch, scenario: Scenario, candidates: list[_Candidate]
                     for c in chunk
                 ]
             )
+            # the raw details go to `activity_details` (a partition a month) in the
+            # same statement: their months are made first where missing
+            ensure_months(
+                db.session.connection(), {c.started_at.astimezone(SHANGHAI).date() for c in chunk}
+            )
             inserted.update(
                 db.session.execute(
                     _INSERT_JSON,
@@ -347,36 +353,38 @@ def _insert(batch: UploadBatch, scenario: Scenario, candidates: list[_Candidate]
             "day": c.started_at.astimezone(SHANGHAI).date(),
             "reduction_g": c.reduction_g,
             "flags": c.flags,
-            "started_at": c.started_at,
-            "ended_at": c.ended_at,
-            "measures": c.measures,
             "created_at": now,
         }
         for c in candidates
     ]
+    by_ext = {r["external_id"]: (r, c) for r, c in zip(rows, candidates, strict=True)}
     for start in range(0, len(rows), CHUNK):
-        inserted.update(
-            ext
-            for (ext,) in bulk_insert(
-                Activity,
-                rows[start : start + CHUNK],
-                returning=("external_id",),
-                on_conflict=("scenario_id", "external_id"),
-            )
+        stored = bulk_insert(
+            Activity,
+            rows[start : start + CHUNK],
+            returning=("id", "external_id"),
+            on_conflict=("scenario_id", "external_id"),
         )
+        # the raw details beside them (`activity_details`, a partition a month)
+        store_details([(i, *by_ext[ext]) for i, ext in stored])
+        inserted.update(ext for _, ext in stored)
     return inserted
 
 
 _INSERT_JSON = text(
-    "INSERT INTO activities (scenario_id, external_id, user_id, consent_id, batch_id,"
-    " activity_type, methodology_id, day, reduction_g, flags, started_at, ended_at,"
-    " measures, created_at)"
+    "WITH r AS MATERIALIZED (SELECT * FROM json_to_recordset(CAST(:rows AS json))"
+    " AS r(e varchar, u bigint, c bigint, t varchar, d date, g bigint, f json,"
+    " s timestamptz, x timestamptz, m json)),"
+    " ins AS (INSERT INTO activities (scenario_id, external_id, user_id, consent_id,"
+    " batch_id, activity_type, methodology_id, day, reduction_g, flags, created_at)"
     " SELECT CAST(:scenario_id AS bigint), r.e, r.u, r.c, CAST(:batch_id AS varchar), r.t,"
-    " CAST(:methodology_id AS bigint), r.d, r.g, r.f, r.s, r.x, r.m,"
-    " CAST(:now AS timestamptz)"
-    " FROM json_to_recordset(CAST(:rows AS json)) AS r(e varchar, u bigint, c bigint,"
-    " t varchar, d date, g bigint, f json, s timestamptz, x timestamptz, m json)"
-    " ON CONFLICT (scenario_id, external_id) DO NOTHING RETURNING external_id"
+    " CAST(:methodology_id AS bigint), r.d, r.g, r.f, CAST(:now AS timestamptz) FROM r"
+    " ON CONFLICT (scenario_id, external_id) DO NOTHING"
+    " RETURNING id, external_id, user_id, day),"
+    " details AS (INSERT INTO activity_details (activity_id, day, user_id, started_at,"
+    " ended_at, measures) SELECT ins.id, ins.day, ins.user_id, r.s, r.x, r.m"
+    " FROM ins JOIN r ON r.e = ins.external_id)"
+    " SELECT external_id FROM ins"
 )
 
 

@@ -3,7 +3,13 @@
 Data minimisation: a record of someone without an active consent is never stored (only
 counted in its batch's results); an accepted activity keeps its raw details (times,
 measures) only until the resident erases them or the retention period ends; the amounts
-and the day stay, for the ledger."""
+and the day stay, for the ledger.
+
+The raw details live in their own table, `activity_details`, partitioned by month of the
+activity's day on PostgreSQL (`backend.activity.partitions`): retention drops whole
+months instead of updating rows. `Activity.started_at`, `ended_at`, `measures` and
+`erased_at` read and write through to it; an activity without a details row has had
+its raw details erased entirely (`Activity.erased`)."""
 
 from __future__ import annotations
 
@@ -18,11 +24,13 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     text,
 )
+from sqlalchemy.ext.associationproxy import association_proxy
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from backend.db import Amount, BigId, UTCDateTime, db, utcnow
+from backend.db import Amount, BigId, UTCDateTime, bulk_insert, db, utcnow
 from backend.registry.models import Methodology, Scenario
 
 
@@ -90,6 +98,12 @@ class UploadBatch(db.Model):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+def _raw(name: str):
+    """An attribute of the activity's details row, read and written through it (a row
+    is made on the first write)."""
+    return association_proxy("details", name, creator=lambda v: ActivityDetail(**{name: v}))
+
+
 class Activity(db.Model):
     """An accepted record. `credited_g` is NULL until accrued, then what the daily cap
     left for it; `flags` names why a record counts less (e.g. `overlap`)."""
@@ -97,9 +111,16 @@ class Activity(db.Model):
     __tablename__ = "activities"
     __table_args__ = (
         UniqueConstraint("scenario_id", "external_id", name="uq_activities_scenario_external"),
-        Index("ix_activities_user_started", "user_id", "started_at"),
         Index("ix_activities_uncredited", "credited_g", "user_id"),
         Index("ix_activities_user_id_id", "user_id", "id"),
+        Index("ix_activities_user_created", "user_id", "created_at", "id"),
+        # a history page's accrual lines read their trips by entry
+        Index(
+            "ix_activities_accrual_entry",
+            "accrual_entry_id",
+            postgresql_where=text("accrual_entry_id IS NOT NULL"),
+            sqlite_where=text("accrual_entry_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -115,15 +136,61 @@ class Activity(db.Model):
     credited_g: Mapped[int | None] = mapped_column(Amount)
     flags: Mapped[list | None] = mapped_column(JSON)
     accrual_entry_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entries.id"))
-    # raw details, erasable
-    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    measures: Mapped[dict | None] = mapped_column(JSON)
-    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     scenario: Mapped[Scenario] = relationship(lazy="joined")
     methodology: Mapped[Methodology] = relationship(lazy="joined")
+    # raw details, erasable (one row, or none once erased entirely)
+    details: Mapped[ActivityDetail | None] = relationship(
+        back_populates="activity", lazy="selectin", uselist=False
+    )
+    started_at = _raw("started_at")
+    ended_at = _raw("ended_at")
+    measures = _raw("measures")
+    erased_at = _raw("erased_at")
+
+    @property
+    def erased(self) -> bool:
+        """Its raw details were erased (the measures at least; the times may stay a
+        while, see `retention.py`)."""
+        return self.details is None or self.details.erased_at is not None
+
+
+class ActivityDetail(db.Model):
+    """An activity's raw, erasable details. On PostgreSQL `PARTITION BY RANGE (day)`, one
+    partition a month (made by `backend.activity.partitions`); the partition key is in
+    the primary key, as PostgreSQL requires. `day` and `user_id` copy the activity's, so
+    retention, erasure and the overlap check find the rows without the activities."""
+
+    __tablename__ = "activity_details"
+    __table_args__ = (
+        Index("ix_activity_details_user_started", "user_id", "started_at"),
+        {"postgresql_partition_by": "RANGE (day)"},
+    )
+
+    activity_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("activities.id"), primary_key=True, autoincrement=False
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigId)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    measures: Mapped[dict | None] = mapped_column(JSON)
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    activity: Mapped[Activity] = relationship(back_populates="details")
+
+
+@event.listens_for(ActivityDetail, "before_insert")
+def _copy_keys(mapper, connection, target: ActivityDetail) -> None:
+    """A details row made through the ORM takes its activity's day and resident, and
+    its month's partition is made if missing."""
+    from backend.activity.partitions import ensure_months
+
+    if target.activity is not None:
+        target.day = target.activity.day
+        target.user_id = target.activity.user_id
+    ensure_months(connection, [target.day])
 
 
 class CreditedResident(db.Model):
@@ -137,3 +204,28 @@ class CreditedResident(db.Model):
         BigId, ForeignKey("users.id"), primary_key=True, autoincrement=False
     )
     first_credited_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+def store_details(stored: list[tuple]) -> None:
+    """Insert the raw details of just-inserted activities, each given as (activity id,
+    the activity's row as inserted, its record with started_at, ended_at, measures);
+    their months' partitions are made first if missing."""
+    from backend.activity.partitions import ensure_months
+
+    if not stored:
+        return
+    ensure_months(db.session.connection(), {row["day"] for _, row, _ in stored})
+    bulk_insert(
+        ActivityDetail,
+        [
+            {
+                "activity_id": activity_id,
+                "day": row["day"],
+                "user_id": row["user_id"],
+                "started_at": record.started_at,
+                "ended_at": record.ended_at,
+                "measures": record.measures,
+            }
+            for activity_id, row, record in stored
+        ],
+    )

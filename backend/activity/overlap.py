@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, text
 
 import scenarios_adapters
-from backend.activity.models import Activity
+from backend.activity.models import Activity, ActivityDetail
 from backend.db import db, in_values
 from backend.registry.models import Methodology
 
@@ -72,13 +72,14 @@ def flag(candidates: list, formula: str) -> None:
     users = sorted(by_user)
     for start in range(0, len(users), CHUNK):
         rows = db.session.execute(
-            select(Activity.user_id, Activity.started_at, Activity.ended_at)
+            select(ActivityDetail.user_id, ActivityDetail.started_at, ActivityDetail.ended_at)
+            .join(Activity, Activity.id == ActivityDetail.activity_id)
             .join(Methodology, Methodology.id == Activity.methodology_id)
             .where(
-                in_values(Activity.user_id, users[start : start + CHUNK]),
-                Activity.started_at.is_not(None),
-                Activity.started_at < hi,
-                Activity.ended_at > lo,
+                in_values(ActivityDetail.user_id, users[start : start + CHUNK]),
+                ActivityDetail.started_at.is_not(None),
+                ActivityDetail.started_at < hi,
+                ActivityDetail.ended_at > lo,
                 Activity.reduction_g > 0,
                 Methodology.formula.in_(formulas),
             )

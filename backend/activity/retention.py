@@ -6,18 +6,25 @@ when it started within its scenario's window, so an activity that ended less tha
 longest window (plus a day) ago could still be overlapped, and without its times the
 same trip, reported again by another operator, would be credited twice. A retention
 shorter than the longest window is refused at start-up and at catalogue import
-(`config.settings.check_retention`); should one run anyway, the times still stay."""
+(`config.settings.check_retention`); should one run anyway, the times still stay.
+
+The details live in `activity_details`, a month a partition on PostgreSQL
+(`partitions.py`): a month whose every row is past both bounds is DROPped whole (no row
+read or rewritten); the months at the bounds are handled row by row, and those reads
+are pruned to them by the partition key (`day`, the Asia/Shanghai day of the start)."""
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from flask import Flask
-from sqlalchemy import func, inspect, select, update
+from sqlalchemy import delete, func, inspect, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from backend.activity.models import Activity
+from backend.activity import partitions
+from backend.activity.models import ActivityDetail
 from backend.db import db, utcnow
 from backend.registry.models import Scenario
 from backend.runtime import setting
@@ -29,6 +36,7 @@ log = logging.getLogger(__name__)
 # Kept beyond the longest window: uploads judge "within the window" against their own
 # clock, which may run a little behind this job's.
 SLACK = timedelta(days=1)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def longest_window_days() -> int:
@@ -36,28 +44,70 @@ def longest_window_days() -> int:
     return int(db.session.scalar(select(func.max(Scenario.window_days))) or 0)
 
 
+def _day(moment: datetime) -> date:
+    """The last Asia/Shanghai day a start before `moment` can have."""
+    return moment.astimezone(SHANGHAI).date()
+
+
+def _drop_whole_months(cutoff: datetime, horizon: datetime) -> int:
+    """Drop the months every row of which is past the retention (`cutoff`) and the
+    overlap horizon; returns how many of their rows still had their measures."""
+    conn = db.session.connection()
+    if conn.dialect.name != "postgresql":
+        return 0
+    bound = min(_day(cutoff), _day(horizon))
+    erased = 0
+    for month in partitions.existing(conn):
+        if partitions.next_month(month) > bound:
+            break
+        name = partitions.name_of(month)
+        # one read of a month about to go: none may still be needed (a trip that ends
+        # long after its day, a clock far off); names come from the catalogue
+        fresh, kept = conn.execute(
+            text(
+                f"SELECT COUNT(*) FILTER (WHERE erased_at IS NULL), "  # noqa: S608
+                f"COALESCE(BOOL_OR(started_at >= :cutoff OR ended_at >= :horizon), false) "
+                f'FROM "{name}"'
+            ),
+            {"cutoff": cutoff, "horizon": horizon},
+        ).one()
+        if kept:
+            break
+        conn.execute(text(f'DROP TABLE "{name}"'))
+        log.info("retention dropped partition %s", name)
+        erased += int(fresh)
+    return erased
+
+
 def purge_raw_details(older_than_days: int) -> int:
     """Erase the measures of activities that started more than `older_than_days` ago,
-    and the times of erased activities once no upload can overlap them any more.
-    Returns how many activities were erased now."""
+    and the times of erased activities once no upload can overlap them any more (their
+    details row goes: a whole month at once where it can). Returns how many activities
+    had their measures erased now."""
     now = utcnow()
     cutoff = now - timedelta(days=older_than_days)
-    result = db.session.execute(
-        update(Activity)
-        .where(Activity.erased_at.is_(None), Activity.started_at < cutoff)
-        .values(measures=None, erased_at=now)
-    )
     overlap_horizon = now - timedelta(days=longest_window_days()) - SLACK
-    db.session.execute(
-        update(Activity)
+    erased = _drop_whole_months(cutoff, overlap_horizon)
+    result = db.session.execute(
+        update(ActivityDetail)
         .where(
-            Activity.erased_at.is_not(None),
-            Activity.started_at.is_not(None),
-            Activity.ended_at < overlap_horizon,
+            ActivityDetail.day <= _day(cutoff),
+            ActivityDetail.erased_at.is_(None),
+            ActivityDetail.started_at < cutoff,
         )
-        .values(started_at=None, ended_at=None)
+        .values(measures=None, erased_at=now)
+        .execution_options(synchronize_session=False)
     )
-    return result.rowcount
+    db.session.execute(
+        delete(ActivityDetail)
+        .where(
+            ActivityDetail.day <= _day(overlap_horizon),
+            ActivityDetail.erased_at.is_not(None),
+            ActivityDetail.ended_at < overlap_horizon,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return erased + result.rowcount
 
 
 @job(queue="maintenance", timeout=1800)

@@ -132,7 +132,7 @@ class ActivityOut(ma.Schema):
         lambda a: a.methodology.version, metadata=ex("1.0", type="string")
     )
     erased = ma.fields.Function(
-        lambda a: a.erased_at is not None,
+        lambda a: a.erased,
         metadata=ex(False, "Its raw details were erased.", type="boolean"),
     )
 

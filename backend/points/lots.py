@@ -18,17 +18,24 @@ replay in milliseconds."""
 
 from __future__ import annotations
 
+import functools
 import heapq
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from backend.db import db, in_values, utcnow
 from backend.ledger import Account, AccountKind, JournalEntry, Posting
-from backend.points.validity import Schedule, expires_on, expiry_month, schedule
+from backend.points.validity import Schedule, expires_at, expires_on, expiry_month, schedule
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+# Asia/Shanghai has kept UTC+8 without summer time since September 1991: a fixed offset
+# gives the same local month at a fraction of the zone lookup's cost
+CST = timezone(timedelta(hours=8))
+FIXED_SINCE = datetime(1992, 1, 1, tzinfo=CST)
 EXPIRY_KIND = "points_expiry"
 REFUND_KIND = "order_refund"
 HOLD_KIND = "order_hold"
@@ -45,11 +52,15 @@ class Lot:
 
     @property
     def expires_on(self) -> date:
-        return expires_on(self.expires_at)
+        return _expires_on(self.expires_at)
 
     @property
     def month(self) -> str:
         return expiry_month(self.expires_at)
+
+
+# a few distinct expiry instants (month ends) among thousands of lots
+_expires_on = functools.lru_cache(maxsize=4096)(expires_on)
 
 
 @dataclass
@@ -86,7 +97,7 @@ class Book:
             heapq.heappush(self._heap, (*_order(lot), lot))
 
     def _open(self, posting_id: int, at: datetime, amount: int, sched: Schedule) -> None:
-        lot = Lot(posting_id, at, sched.expires_at(at), amount, amount)
+        lot = Lot(posting_id, at, _expiry(at, sched), amount, amount)
         self.lots.append(lot)
         self._queue(lot)
 
@@ -126,6 +137,20 @@ class Book:
             self._held[row.ref_id] = slices
         elif row.kind == EXPIRY_KIND and row.ref_id:
             self.expiries[row.ref_id] += 1
+
+
+def _expiry(at: datetime, sched: Schedule) -> datetime:
+    """`sched.expires_at(at)`: it depends only on the credit's Asia/Shanghai month and the
+    rule's months, so it is computed once per (month, months), not once per lot (a
+    long-history resident has thousands of lots; the time-zone arithmetic dominated
+    their replay)."""
+    local = at.astimezone(CST if at >= FIXED_SINCE else SHANGHAI)
+    return _month_expiry(local.year, local.month, sched.rule_at(at).months)
+
+
+@functools.lru_cache(maxsize=4096)
+def _month_expiry(year: int, month: int, months: int) -> datetime:
+    return expires_at(datetime(year, month, 1, tzinfo=SHANGHAI), months)
 
 
 def _order(lot: Lot) -> tuple[datetime, int]:

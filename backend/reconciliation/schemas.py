@@ -16,6 +16,23 @@ class UnitSum(ma.Schema):
 
 class ReconciliationOut(ma.Schema):
     as_of = LocalDateTime(required=True)
+    mode = ma.fields.String(
+        metadata=ex(
+            "incremental",
+            "`full`: every posting summed; `incremental`: what moved since `from_mark`.",
+        )
+    )
+    from_mark = ma.fields.Integer(
+        allow_none=True,
+        metadata=ex(445120, "The posting id the incremental check started after (null: full)."),
+    )
+    from_report = ma.fields.Integer(
+        allow_none=True, metadata=ex(12, "The stored report it started from (null: full).")
+    )
+    mark = ma.fields.Integer(metadata=ex(446004, "The highest posting id this report saw."))
+    full_as_of = LocalDateTime(
+        metadata=ex("2026-11-30T02:00:00+08:00", "When every posting was last summed.")
+    )
     units = ma.fields.Dict(
         keys=ma.fields.String(),
         values=ma.fields.Nested(UnitSum),

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select, update
 
-from backend.activity import accrual, overlap
+from backend.activity import accrual, erasure, overlap
 from backend.activity.models import Activity, Consent
 from backend.audit import log as audit
 from backend.auth import revocation
@@ -162,17 +162,10 @@ def close(user_id: int, password: str, *, actor: str) -> dict:
     _lock_all(user_id)
     cancelled = orders.cancel_all_pending(user_id=user_id, actor=actor)
     emptied = _empty_accounts(user_id, actor)
-    erased = db.session.execute(
-        update(Activity)
-        .where(Activity.user_id == user_id)
-        .values(
-            measures=None,
-            started_at=None,
-            ended_at=None,
-            erased_at=func.coalesce(Activity.erased_at, now),
-        )
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    erased = db.session.scalar(
+        select(func.count()).select_from(Activity).where(Activity.user_id == user_id)
+    )
+    erasure.delete_raw_details([user_id])
     deleted = notifications.erase(user_id)
     user.phone_hash = None
     user.phone_masked = None

@@ -115,6 +115,7 @@ def _activities(user_id: int) -> list[dict]:
             "methodology": a.methodology.code,
             "methodology_version": a.methodology.version,
             "accrual_entry_id": a.accrual_entry_id,
+            "erased": a.erased,
             "erased_at": _t(a.erased_at),
             "created_at": _t(a.created_at),
         }

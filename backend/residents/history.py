@@ -235,7 +235,7 @@ def _trips(keys: list[Key]) -> dict:
         else:
             zh += "，已入账"
             en += ", credited"
-        if a.erased_at is not None:
+        if a.erased:
             zh += "（原始数据已删除）"
             en += " (raw details erased)"
         out[(TRIP, k.id)] = _line(

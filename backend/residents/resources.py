@@ -10,7 +10,6 @@ from backend.auth import revocation
 from backend.auth.guards import BEARER, current_principal, require
 from backend.extensions import auth_limit, limiter
 from backend.http import Blueprint, PageArgs, page_schema
-from backend.ledger import Posting
 from backend.residents import (
     closure,
     export,
@@ -63,7 +62,7 @@ def patch_me(body):
 @require("resident")
 @blp.arguments(s.LedgerQuery, location="query")
 @blp.response(200, PostingPage)
-@blp.cursor_page(Posting.id, scalars=False)
+@blp.cursor_page(statement.PAGE_KEY, scalars=False)
 def ledger(args):
     """Postings on the resident's reductions (`g`), points (`pt`), or both (no `unit`),
     newest first."""
