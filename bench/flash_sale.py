@@ -35,33 +35,16 @@ gunicorn it starts is stopped by its process id.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import hmac
-import json
 import multiprocessing
 import os
-import secrets
 import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
+import harness  # bench/ is the script's own folder, first on sys.path
 import requests
-from harness import (  # bench/ is the script's own folder, first on sys.path
-    PG_ADMIN,
-    create_database,
-    database_cpu_seconds,
-    drop_database,
-    free_port,
-    log,
-    signing_key,
-    start_gunicorn,
-    stop,
-    tree_cpu_seconds,
-)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -74,68 +57,11 @@ QUICK = {"residents": 200, "stock": 20, "clients": 8}
 
 
 def prepare(app) -> None:
-    from flask_migrate import upgrade
-
     from backend.db import db
-    from backend.registry.catalogue import load
 
     with app.app_context():
-        upgrade(directory=str(ROOT / "migrations"))
-        load(json.loads((ROOT / "config" / "catalogue.json").read_text(encoding="utf-8")))
+        harness.migrate_and_load()
         db.session.commit()
-        db.session.remove()
-
-
-def create_residents(pg_url: str, n: int, pii_key: str) -> list[int]:
-    from backend.auth.passwords import hash_password
-
-    pw_hash = hash_password("resident-pass")
-    now = datetime.now(UTC)
-    with psycopg.connect(pg_url) as conn, conn.cursor() as cur:
-        with cur.copy(
-            "COPY users (kind, phone_hash, phone_masked, password_hash, roles, auto_convert,"
-            " active, created_at) FROM STDIN"
-        ) as cp:
-            for k in range(n):
-                phone = f"138{k:08d}"
-                key = hmac.new(pii_key.encode(), phone.encode(), hashlib.sha256).hexdigest()
-                cp.write_row(
-                    ("resident", key, f"{phone[:3]}****{phone[-4:]}", pw_hash, "", True, True, now)
-                )
-        cur.execute("SELECT id FROM users WHERE kind = 'resident' ORDER BY id")
-        ids = [r[0] for r in cur.fetchall()]
-        conn.commit()
-    assert len(ids) == n
-    return ids
-
-
-def give_points(app, user_ids: list[int], points: int) -> None:
-    """The real flows: scenario issuance -> resident reductions, then the conversion."""
-    from sqlalchemy import select
-
-    from backend.db import db
-    from backend.ledger import AccountKind, Leg, account_for, post
-    from backend.points.conversion import convert
-    from backend.registry.models import Scenario
-    from backend.registry.rate import current_rate
-
-    with app.app_context():
-        taken, grams = current_rate().points_to_grams(points)
-        assert taken == points
-        scenario = db.session.execute(select(Scenario.id).order_by(Scenario.id)).scalars().first()
-        for user_id in user_ids:
-            post(
-                kind="accrual",
-                idempotency_key=f"bench-grant:{user_id}",
-                legs=[
-                    Leg(account_for(AccountKind.SCENARIO_ISSUANCE, scenario), -grams),
-                    Leg(account_for(AccountKind.RESIDENT_REDUCTIONS, user_id), grams),
-                ],
-                ref_type="bench",
-                ref_id=user_id,
-            )
-            convert(user_id, grams, request=f"bench-convert:{user_id}", actor="bench")
-            db.session.commit()
         db.session.remove()
 
 
@@ -144,16 +70,10 @@ def create_item(app, stock: int) -> dict:
     with (one unlimited, one sold out)."""
     from backend.auth.users import create_login_user
     from backend.db import db
-    from backend.registry.credit_code import check_char
-    from backend.registry.models import Organization
     from mall import items
 
     with app.app_context():
-        first = "91320594MA7000001"
-        org = Organization(name="Flash sale merchant", kind="merchant")
-        org.credit_code = first + check_char(first)
-        db.session.add(org)
-        db.session.flush()
+        org = harness.add_merchant("Flash sale merchant", "91320594MA7000001")
         create_login_user("merchant", "flash-till", "till-pass-1", organization_id=org.id)
         item = items.create(
             org.id, {"title": "Flash sale item", "points_price": PRICE, "stock": stock}
@@ -166,23 +86,6 @@ def create_item(app, stock: int) -> dict:
     return out
 
 
-def resident_tokens(app, ids: list[int]) -> list[str]:
-    from backend.auth.tokens import Principal, issue_access
-    from backend.auth.tokens import config_from_app as token_config
-
-    with app.app_context():
-        cfg = token_config()
-        return [issue_access(cfg, Principal(kind="resident", id=i, roles=())) for i in ids]
-
-
-def release_connections(app) -> None:
-    from backend.db import db
-
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-
-
 # --- the client processes -----------------------------------------------------------
 
 
@@ -191,8 +94,7 @@ def _client(job: tuple) -> list[tuple[float, float, int, str | None]]:
     the other; returns (sent, answered, status, problem code) per request (monotonic
     clock: one clock for every process of the machine)."""
     base, start_at, calls = job
-    sess = requests.Session()
-    sess.trust_env = False  # loopback only, never a proxy
+    sess = harness.local_session()
     time.sleep(max(0.0, start_at - time.monotonic()))
     out = []
     for path, token, body, key in calls:
@@ -228,10 +130,6 @@ def hammer(base: str, calls: list, clients: int) -> list[tuple[float, float, int
         shards = [(base, start_at, calls[i::clients]) for i in range(clients)]
         results = pool.map(_client, shards)
     return sorted((x for r in results for x in r), key=lambda x: x[0])
-
-
-def pct(sorted_values: list[float], p: float) -> float:
-    return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * p))]
 
 
 def span(answers: list) -> float:
@@ -287,19 +185,7 @@ def check_books(app, item_id: int, residents: list[int], stock: int, grant: int)
 def profile_refusals(app, token: str, item_id: int, n: int = 300) -> None:
     """cProfile (CPU time) of `n` refusals of a sold-out item through the Flask test
     client, with the SQL statements of one printed."""
-    import cProfile
     import pstats
-
-    from sqlalchemy import event
-
-    from backend.db import db
-
-    statements = []
-    with app.app_context():
-        engine = db.engine
-
-    def count(_conn, _cursor, statement, *_args):
-        statements.append(statement)
 
     client = app.test_client()
 
@@ -313,19 +199,10 @@ def profile_refusals(app, token: str, item_id: int, n: int = 300) -> None:
 
     for k in range(20):
         one(k)
-    event.listen(engine, "before_cursor_execute", count)
-    one(20)
-    print(f"the SQL of one refusal ({len(statements)} statements):")
-    for sql in statements:
-        print("   ", " ".join(sql.split())[:150])
-    event.remove(engine, "before_cursor_execute", count)
-    prof = cProfile.Profile(time.process_time)
-    t0 = time.perf_counter()
-    prof.enable()
-    for k in range(21, 21 + n):
-        one(k)
-    prof.disable()
-    took = time.perf_counter() - t0
+    with harness.sql_statements(app) as statements:
+        one(20)
+    harness.print_sql("refusal", statements)
+    prof, took = harness.cpu_profile(one, range(21, 21 + n))
     print(f"profile: {n} refusals in-process in {took:.2f} s ({took / n * 1000:.2f} ms each)")
     pstats.Stats(prof).sort_stats("cumulative").print_stats(40)
 
@@ -352,30 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.stock >= args.residents:
         ap.error("--stock must be below --residents (it is a race)")
 
-    db_name, pg_url = create_database("flash")
-    sa_url = pg_url.replace("postgresql://", "postgresql+psycopg://", 1)
-    env = {
-        **os.environ,
-        "APP_PROFILE": "production",
-        "DATABASE_URL": sa_url,
-        "JWT_SECRET": secrets.token_urlsafe(48),
-        "PII_KEY": secrets.token_urlsafe(48),
-        "CERT_SIGNING_KEY": signing_key(),
-        "RATELIMIT_ENABLED": "false",
-        "LOG_LEVEL": "WARNING",
-    }
-    env.pop("REDIS_URL", None)
-    os.environ.pop("REDIS_URL", None)
-    for k in (
-        "APP_PROFILE",
-        "DATABASE_URL",
-        "JWT_SECRET",
-        "PII_KEY",
-        "CERT_SIGNING_KEY",
-        "RATELIMIT_ENABLED",
-        "LOG_LEVEL",
-    ):
-        os.environ[k] = env[k]
+    db_name, pg_url = harness.create_database("flash")
+    env = harness.production_env(pg_url)
     gunicorn = app = None
     logfile = Path(tempfile.gettempdir()) / f"bench-flash-gunicorn-{os.getpid()}.log"
     grant = 100
@@ -383,26 +238,28 @@ def main(argv: list[str] | None = None) -> int:
         from backend.app import create_app
 
         app = create_app()
-        log(f"database {db_name}")
+        harness.log(f"database {db_name}")
         prepare(app)
-        *residents, warmer = create_residents(pg_url, args.residents + 1, env["PII_KEY"])
+        *residents, warmer = harness.create_residents(
+            pg_url, args.residents + 1, env["PII_KEY"], "138"
+        )
         t0 = time.perf_counter()
-        give_points(app, [*residents, warmer], grant)
-        log(
+        harness.give_points(app, [*residents, warmer], grant)
+        harness.log(
             f"{args.residents:,} residents, {grant} points each via the ledger "
             f"({time.perf_counter() - t0:.1f} s)"
         )
         item = create_item(app, args.stock)
-        *tokens, warm_token = resident_tokens(app, [*residents, warmer])
+        *tokens, warm_token = harness.access_tokens(app, "resident", [*residents, warmer])
         if args.profile:
             profile_refusals(app, warm_token, item["gone_id"])
             return 0
-        release_connections(app)
+        harness.release_connections(app)
 
-        port = free_port()
-        gunicorn = start_gunicorn(env, port, args.workers, logfile)
+        port = harness.free_port()
+        gunicorn = harness.start_gunicorn(env, port, args.workers, logfile)
         base = f"http://127.0.0.1:{port}"
-        log(f"gunicorn -w {args.workers} on {base}; {args.clients} client processes")
+        harness.log(f"gunicorn -w {args.workers} on {base}; {args.clients} client processes")
 
         # --- warm-up: every worker imports and compiles what the phases use
         warm_calls = []
@@ -417,9 +274,9 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"warm-up failed: {Counter((a[2], a[3]) for a in warm)}")
 
         # --- healthz: the base of the ratio (same server, same client processes)
-        cpu0 = tree_cpu_seconds(gunicorn.pid)
+        cpu0 = harness.tree_cpu_seconds(gunicorn.pid)
         health = hammer(base, [("/healthz", None, None, None)] * args.residents, args.clients)
-        health_cpu = tree_cpu_seconds(gunicorn.pid) - cpu0
+        health_cpu = harness.tree_cpu_seconds(gunicorn.pid) - cpu0
         health_rate = len(health) / span(health)
         if any(a[2] != 200 for a in health):
             raise SystemExit(f"healthz failed: {Counter(a[2] for a in health)}")
@@ -429,9 +286,9 @@ def main(argv: list[str] | None = None) -> int:
         calls = [
             ("/api/v1/mall/orders", tokens[k], body, f"flash-{k}") for k in range(args.residents)
         ]
-        cpu0 = tree_cpu_seconds(gunicorn.pid)
+        cpu0 = harness.tree_cpu_seconds(gunicorn.pid)
         sale = hammer(base, calls, args.clients)
-        sale_cpu = tree_cpu_seconds(gunicorn.pid) - cpu0
+        sale_cpu = harness.tree_cpu_seconds(gunicorn.pid) - cpu0
         sold = [a for a in sale if a[2] == 201]
         refused = [a for a in sale if a[2] == 409 and a[3] == "out_of_stock"]
         other = Counter((a[2], a[3]) for a in sale if a not in sold and a not in refused)
@@ -440,22 +297,22 @@ def main(argv: list[str] | None = None) -> int:
         after = [a for a in refused if a[0] >= sold_out_at]
         after_rate = len(after) / (max(a[1] for a in after) - sold_out_at) if after else 0.0
         sale_lat = sorted(a[1] - a[0] for a in sale)
-        log(f"the sale: {len(sold)} sold, {len(refused)} refused, other {dict(other)}")
+        harness.log(f"the sale: {len(sold)} sold, {len(refused)} refused, other {dict(other)}")
 
         # --- sold out: everyone tries again
         again_calls = [
             ("/api/v1/mall/orders", tokens[k], body, f"flash-again-{k}")
             for k in range(args.residents)
         ]
-        cpu0 = tree_cpu_seconds(gunicorn.pid)
-        pg0 = database_cpu_seconds(PG_ADMIN, db_name)
+        cpu0 = harness.tree_cpu_seconds(gunicorn.pid)
+        pg0 = harness.database_cpu_seconds(harness.PG_ADMIN, db_name)
         again = hammer(base, again_calls, args.clients)
-        again_cpu = tree_cpu_seconds(gunicorn.pid) - cpu0
-        again_pg = database_cpu_seconds(PG_ADMIN, db_name) - pg0
+        again_cpu = harness.tree_cpu_seconds(gunicorn.pid) - cpu0
+        again_pg = harness.database_cpu_seconds(harness.PG_ADMIN, db_name) - pg0
         again_rate = len(again) / span(again)
         again_lat = sorted(a[1] - a[0] for a in again)
         again_other = Counter((a[2], a[3]) for a in again if (a[2], a[3]) != (409, "out_of_stock"))
-        stop(gunicorn)
+        harness.stop(gunicorn)
         gunicorn = None
 
         books = check_books(app, item["item_id"], residents, args.stock, grant)
@@ -477,12 +334,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(
             f"  gunicorn -w {args.workers}, {args.clients} client processes, PostgreSQL, "
-            f"{os.cpu_count()} CPUs; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+            f"{os.cpu_count()} CPUs; load average {harness.loads(load)}"
         )
         print("-" * 76)
         print(
             f"  GET /healthz          {health_rate:8,.0f} req/s   p50 "
-            f"{pct(sorted(a[1] - a[0] for a in health), 0.5) * 1000:6.1f} ms  "
+            f"{harness.pct(sorted(a[1] - a[0] for a in health), 0.5) * 1000:6.1f} ms  "
             f"web CPU {health_cpu / len(health) * 1000:.2f} ms/request"
         )
         print(
@@ -490,8 +347,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{sold_out_at - first_sent:.2f} s after the first request"
         )
         print(
-            f"    all answers         p50 {pct(sale_lat, 0.5) * 1000:6.1f} ms  "
-            f"p99 {pct(sale_lat, 0.99) * 1000:6.1f} ms  "
+            f"    all answers         {harness.p50_p99(sale_lat)}  "
             f"web CPU {sale_cpu / len(sale) * 1000:.2f} ms/request"
         )
         print(
@@ -499,8 +355,7 @@ def main(argv: list[str] | None = None) -> int:
             f"sent after the last sale)"
         )
         print(
-            f"  sold out, all again   {again_rate:8,.0f} req/s   p50 "
-            f"{pct(again_lat, 0.5) * 1000:6.1f} ms  p99 {pct(again_lat, 0.99) * 1000:6.1f} ms  "
+            f"  sold out, all again   {again_rate:8,.0f} req/s   {harness.p50_p99(again_lat)}  "
             f"web CPU {again_cpu / len(again) * 1000:.2f} ms/request, PostgreSQL "
             f"{again_pg / len(again) * 1000:.2f} ms"
         )
@@ -517,16 +372,8 @@ def main(argv: list[str] | None = None) -> int:
         print("ALL CHECKS PASSED")
         return 0
     finally:
-        stop(gunicorn)
-        if args.keep:
-            log(f"kept database {db_name} ({pg_url})")
-        else:
-            if app is not None:
-                from backend.db import db
-
-                with app.app_context():
-                    db.engine.dispose()
-            drop_database(db_name)
+        harness.stop(gunicorn)
+        harness.finish_database(db_name, pg_url, app, args.keep)
 
 
 if __name__ == "__main__":

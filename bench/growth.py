@@ -44,29 +44,18 @@ process id.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import hmac
 import json
 import os
-import secrets
 import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import harness  # bench/ is the script's own folder, first on sys.path
 import psycopg
-import requests
-from harness import (  # bench/ is the script's own folder, first on sys.path
-    create_database,
-    drop_database,
-    free_port,
-    log,
-    start_gunicorn,
-    stop,
-)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -74,7 +63,6 @@ sys.path.insert(0, str(ROOT))
 SCENARIO = "SIP-S-METRO"
 SH = ZoneInfo("Asia/Shanghai")
 STAFF_LOGIN, STAFF_PASSWORD = "bench-staff", "bench-staff-password"
-RESIDENT_PASSWORD = "resident-pass"
 TRIP_G = 500  # 10,707 m of metro at 46.7 g/km, rounded down
 TRIP_M = 10_707
 TRIPS_PER_DAY = 4
@@ -86,30 +74,21 @@ CHUNK_RESIDENTS = 10_000
 ENDPOINTS = ("/me", "/me/activities", "/me/ledger", "/me/history")
 
 
-def local_session() -> requests.Session:
-    sess = requests.Session()
-    sess.trust_env = False  # 127.0.0.1 only, never a proxy from the environment
-    return sess
-
-
 # --- the fixture, set-based ---------------------------------------------------------
 
 
 def prepare(app) -> dict:
     """Migrate, load the catalogue, create the staff account and the system accounts;
     returns the scenario's facts."""
-    from flask_migrate import upgrade
     from sqlalchemy import select
 
     from backend.auth.users import create_login_user
     from backend.db import db
     from backend.ledger import AccountKind, account_for
-    from backend.registry.catalogue import load
     from backend.registry.models import Scenario
 
     with app.app_context():
-        upgrade(directory=str(ROOT / "migrations"))
-        load(json.loads((ROOT / "config" / "catalogue.json").read_text(encoding="utf-8")))
+        harness.migrate_and_load()
         create_login_user("staff", STAFF_LOGIN, STAFF_PASSWORD, roles=["admin"])
         sc = db.session.execute(select(Scenario).where(Scenario.code == SCENARIO)).scalar_one()
         facts = {
@@ -160,24 +139,7 @@ def build_block(
         cur.execute("SELECT COALESCE(MAX(id), 0) FROM users")
         users_before = cur.fetchone()[0]
         if phones:
-            rows = [
-                (
-                    hmac.new(pii_key.encode(), p.encode(), hashlib.sha256).hexdigest(),
-                    f"{p[:3]}****{p[-4:]}",
-                )
-                for p in phones
-            ]
-        else:
-            rows = None
-        if rows:
-            with cur.copy(
-                "COPY users (kind, phone_hash, phone_masked, password_hash, roles,"
-                " auto_convert, active, created_at) FROM STDIN"
-            ) as cp:
-                for key, masked in rows:
-                    cp.write_row(
-                        ("resident", key, masked, pw_hash, "", True, True, datetime.now(UTC))
-                    )
+            harness.write_residents(cur, phones, pii_key, pw_hash)
         else:
             cur.execute(
                 "INSERT INTO users (kind, phone_hash, phone_masked, password_hash, roles,"
@@ -321,12 +283,12 @@ def counts(pg_url: str) -> tuple[int, int]:
 
 
 def log_in(base: str, phones: list[str]) -> list[dict]:
-    http = local_session()
+    http = harness.local_session()
     out = []
     for p in phones:
         r = http.post(
             f"{base}/api/v1/auth/login",
-            json={"login": p, "password": RESIDENT_PASSWORD},
+            json={"login": p, "password": harness.RESIDENT_PASSWORD},
             timeout=30,
         )
         r.raise_for_status()
@@ -339,7 +301,7 @@ def measure(bases: dict, headers: dict, rounds: int, want: dict) -> dict:
     after one unmeasured warm-up round; each request to one server is followed by the
     same request to the other, so the machine's load falls on both alike. Every answer
     is checked."""
-    http = local_session()
+    http = harness.local_session()
     times = {size: {e: [] for e in ENDPOINTS} for size in bases}
     for r in range(rounds + 1):
         for k in range(len(headers["small"])):
@@ -401,7 +363,7 @@ QUICK = {"postings": 20_000, "activities": 20_000, "rounds": 3, "heavy_days": 36
 
 def heavy_me(base: str, headers: dict, rounds: int) -> float:
     """p50 (ms) of GET /me for one resident (its points lots replayed on every call)."""
-    http = local_session()
+    http = harness.local_session()
     times = []
     for r in range(rounds * 4 + 1):
         t0 = time.perf_counter()
@@ -437,19 +399,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.postings < 2 * sample_postings:
         ap.error(f"--postings must be at least {2 * sample_postings}")
 
-    from config.settings import _new_signing_pem
-
     load_before = os.getloadavg()
-    secrets_env = {
-        "APP_PROFILE": "production",
-        "REDIS_URL": "",
-        "JWT_SECRET": secrets.token_urlsafe(48),
-        "PII_KEY": secrets.token_urlsafe(48),
-        "CERT_SIGNING_KEY": _new_signing_pem().decode("ascii"),
-        "RATELIMIT_ENABLED": "false",
-        "LOG_LEVEL": "WARNING",
-    }
-    os.environ.update(secrets_env)
+    secrets_env = harness.production_env(redis_url="")
     dbs: dict[str, tuple[str, str]] = {}
     apps: dict = {}
     servers: dict = {}
@@ -459,14 +410,14 @@ def main(argv: list[str] | None = None) -> int:
         from backend.app import create_app
         from backend.auth.passwords import hash_password
 
-        pw_hash = hash_password(RESIDENT_PASSWORD)
+        pw_hash = hash_password(harness.RESIDENT_PASSWORD)
         phones = [f"1370000{n:04d}" for n in range(args.sample)]
         facts = {}
         # two databases: the sample alone ("small") and the sample inside the full ledger
         # ("large"); their reads are measured interleaved, so the machine's load hits both
         for size in ("small", "large"):
-            dbs[size] = create_database(f"growth_{size}")
-            url = dbs[size][1].replace("postgresql://", "postgresql+psycopg://", 1)
+            dbs[size] = harness.create_database(f"growth_{size}")
+            url = harness.sqlalchemy_url(dbs[size][1])
             os.environ["DATABASE_URL"] = url  # the production profile requires one
             apps[size] = create_app("production", {"DATABASE_URL": url})
             facts[size] = prepare(apps[size])
@@ -482,7 +433,9 @@ def main(argv: list[str] | None = None) -> int:
                 tag="s",
             )
         small = counts(dbs["small"][1])
-        log(f"sample: {args.sample} residents, {small[0]:,} postings, {small[1]:,} activities")
+        harness.log(
+            f"sample: {args.sample} residents, {small[0]:,} postings, {small[1]:,} activities"
+        )
 
         # the rest of the large ledger, around the sample
         pg_large = dbs["large"][1]
@@ -495,14 +448,14 @@ def main(argv: list[str] | None = None) -> int:
             build_block(pg_large, facts["large"], n, BULK_DAYS, SPREAD_DAYS, tag=f"b{done}")
             done += n
             if done % (5 * CHUNK_RESIDENTS) == 0 or done == bulk_residents:
-                log(f"  built {done:,} of {bulk_residents:,} residents")
+                harness.log(f"  built {done:,} of {bulk_residents:,} residents")
         t_analyze = time.perf_counter()
         for size in dbs:
             with psycopg.connect(dbs[size][1], autocommit=True) as conn:
                 conn.execute("ANALYZE")
         build_s = time.perf_counter() - t_build
         big = counts(pg_large)
-        log(
+        harness.log(
             f"built {big[0]:,} postings, {big[1]:,} activities in {build_s:.1f} s "
             f"(ANALYZE {time.perf_counter() - t_analyze:.1f} s)"
         )
@@ -511,15 +464,15 @@ def main(argv: list[str] | None = None) -> int:
         for size in dbs:
             env = {
                 **os.environ,
-                "DATABASE_URL": dbs[size][1].replace("postgresql://", "postgresql+psycopg://", 1),
+                "DATABASE_URL": harness.sqlalchemy_url(dbs[size][1]),
             }
-            port = free_port()
-            servers[size] = start_gunicorn(
+            port = harness.free_port()
+            servers[size] = harness.start_gunicorn(
                 env, port, args.workers, logfile.with_suffix(f".{size}.log")
             )
             bases[size] = f"http://127.0.0.1:{port}"
             headers[size] = log_in(bases[size], phones)
-        log(f"two gunicorn -w {args.workers}; measuring both, interleaved")
+        harness.log(f"two gunicorn -w {args.workers}; measuring both, interleaved")
         want = {"points": SAMPLE_DAYS * TRIP_G * TRIPS_PER_DAY, "postings": SAMPLE_DAYS}
         p50 = measure(bases, headers, args.rounds, want)
 
@@ -592,32 +545,23 @@ def main(argv: list[str] | None = None) -> int:
             f"the stored mark); worst read ratio {worst:.2f}"
         )
         print(
-            f"  load average before {load_before[0]:.2f} {load_before[1]:.2f}, "
-            f"after {load_after[0]:.2f} {load_after[1]:.2f}"
-            + ("  << other work on this machine: figures are noisy" if load_before[0] > 1 else "")
+            f"  load average before {harness.loads(load_before[:2])}, "
+            f"after {harness.loads(load_after[:2])}" + harness.noisy(load_before[0])
         )
         print("=" * 76)
         ok = True
         return 0
     finally:
         for proc in servers.values():
-            stop(proc)
-        for app in apps.values():
-            from backend.db import db
-
-            with app.app_context():
-                db.engine.dispose()
-        for name, url in dbs.values():
-            if args.keep:
-                log(f"kept database {name} ({url})")
-            else:
-                drop_database(name)
+            harness.stop(proc)
+        for size, (name, url) in dbs.items():
+            harness.finish_database(name, url, apps.get(size), args.keep)
         for size in ("small", "large"):
             f = logfile.with_suffix(f".{size}.log")
             if ok:
                 f.unlink(missing_ok=True)
             elif f.exists():
-                log(f"gunicorn's log: {f}")
+                harness.log(f"gunicorn's log: {f}")
 
 
 if __name__ == "__main__":

@@ -49,13 +49,10 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import hashlib
-import hmac
 import io
 import json
 import os
 import pstats
-import secrets
 import subprocess
 import sys
 import tempfile
@@ -66,16 +63,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import harness  # bench/ is the script's own folder, first on sys.path
 import psycopg
-import requests
-from harness import (  # bench/ is the script's own folder, first on sys.path
-    create_database,
-    drop_database,
-    free_port,
-    log,
-    start_gunicorn,
-    stop,
-)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -152,20 +141,6 @@ def expected_credit(records: list[dict], cap: int) -> tuple[int, int, int]:
 # --- setup --------------------------------------------------------------------------
 
 
-def signing_pem() -> str:
-    """A throwaway Ed25519 certificate signing key (the production profile needs one)."""
-    from config.settings import _new_signing_pem
-
-    return _new_signing_pem().decode("ascii")
-
-
-def local_session() -> requests.Session:
-    """A session that never goes through a proxy from the environment: 127.0.0.1 only."""
-    sess = requests.Session()
-    sess.trust_env = False
-    return sess
-
-
 def pick_redis_db() -> tuple[str, object]:
     """A Redis database number of our own: the first empty one of 11, 12, 14, 15 (the
     tests use 13). Refuses to flush one holding someone else's keys."""
@@ -187,17 +162,14 @@ def server_facts(pg_url: str) -> str:
 
 def prepare(app) -> dict:
     """Migrate, load the catalogue, create the staff account; returns scenario facts."""
-    from flask_migrate import upgrade
     from sqlalchemy import select
 
     from backend.auth.users import create_login_user
     from backend.db import db
-    from backend.registry.catalogue import load
     from backend.registry.models import Scenario
 
     with app.app_context():
-        upgrade(directory=str(ROOT / "migrations"))
-        load(json.loads((ROOT / "config" / "catalogue.json").read_text(encoding="utf-8")))
+        harness.migrate_and_load()
         create_login_user("staff", STAFF_LOGIN, STAFF_PASSWORD, roles=["admin"])
         db.session.commit()
         sc = db.session.execute(select(Scenario).where(Scenario.code == SCENARIO)).scalar_one()
@@ -206,32 +178,18 @@ def prepare(app) -> dict:
         return facts
 
 
-def create_residents(pg_url: str, scenario_id: int, residents: int, pii_key: str) -> None:
-    """Residents and consents straight into the database (see the module docstring)."""
+def create_consents(pg_url: str, scenario_id: int, user_ids: list[int]) -> None:
+    """Each resident's consent (user_ref `r{n}`) straight into the database, then both
+    tables ANALYZEd, as a live database would have them."""
     from backend.activity.consent import PURPOSES
-    from backend.auth.passwords import hash_password
 
-    pw_hash = hash_password("resident-pass")  # one argon2 hash for everyone
     now = datetime.now(UTC)
     purposes = json.dumps(PURPOSES)
     with psycopg.connect(pg_url) as conn, conn.cursor() as cur:
         with cur.copy(
-            "COPY users (kind, phone_hash, phone_masked, password_hash, roles, auto_convert,"
-            " active, created_at) FROM STDIN"
-        ) as cp:
-            for n in range(residents):
-                phone = f"139{n:08d}"
-                key = hmac.new(pii_key.encode(), phone.encode(), hashlib.sha256).hexdigest()
-                cp.write_row(
-                    ("resident", key, f"{phone[:3]}****{phone[-4:]}", pw_hash, "", True, True, now)
-                )
-        cur.execute("SELECT id FROM users WHERE kind = 'resident' ORDER BY id")
-        ids = [row[0] for row in cur.fetchall()]
-        assert len(ids) == residents
-        with cur.copy(
             "COPY consents (user_id, scenario_id, user_ref, purposes, granted_at) FROM STDIN"
         ) as cp:
-            for n, user_id in enumerate(ids):
+            for n, user_id in enumerate(user_ids):
                 cp.write_row((user_id, scenario_id, f"r{n}", purposes, now))
         conn.commit()
         cur.execute("ANALYZE users; ANALYZE consents")
@@ -240,7 +198,7 @@ def create_residents(pg_url: str, scenario_id: int, residents: int, pii_key: str
 def operator_credentials(base: str) -> dict:
     """Staff login, the metro operator's organisation, a new operator client."""
     api = f"{base}/api/v1"
-    http = local_session()
+    http = harness.local_session()
     r = http.post(
         f"{api}/auth/login", json={"login": STAFF_LOGIN, "password": STAFF_PASSWORD}, timeout=30
     )
@@ -261,23 +219,6 @@ def operator_credentials(base: str) -> dict:
     return r.json()
 
 
-class OperatorSession:
-    """One client thread's HTTP session; renews its 15-minute access token in time."""
-
-    def __init__(self, base: str, creds: dict):
-        self.base, self.creds = base, creds
-        self.http = local_session()
-        self.token_at: float | None = None  # monotonic() may be small on a fresh machine
-
-    def headers(self) -> dict:
-        if self.token_at is None or time.monotonic() - self.token_at > 600:
-            r = self.http.post(f"{self.base}/api/v1/auth/token", json=self.creds, timeout=30)
-            r.raise_for_status()
-            self.http.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
-            self.token_at = time.monotonic()
-        return {"Content-Type": "application/json"}
-
-
 # --- the measured parts -------------------------------------------------------------
 
 
@@ -288,7 +229,7 @@ def upload_all(base: str, creds: dict, bodies: list[bytes], sizes: list[int], cl
     def one(i: int) -> None:
         sess = getattr(local, "sess", None)
         if sess is None:
-            sess = local.sess = OperatorSession(base, creds)
+            sess = local.sess = harness.RenewingSession(base, creds)
         headers = sess.headers()
         t0 = time.perf_counter()
         r = sess.http.post(
@@ -535,26 +476,11 @@ def main(argv: list[str] | None = None) -> int:
 
     load_before = os.getloadavg()[0]
     redis_url, redis_conn = pick_redis_db()
-    db_name, pg_url = create_database("ingest")
-    sa_url = pg_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    db_name, pg_url = harness.create_database("ingest")
     # REDIS_URL is set (a Redis database of our own, flushed at the end): each upload
     # asks for an accrual job after its commit, and one RQ worker on the accrual queue,
     # started before the first upload, runs them while later batches are still coming.
-    env = {
-        **os.environ,
-        "APP_PROFILE": "production",
-        "DATABASE_URL": sa_url,
-        "REDIS_URL": redis_url,
-        "JWT_SECRET": secrets.token_urlsafe(48),
-        "PII_KEY": secrets.token_urlsafe(48),
-        "CERT_SIGNING_KEY": signing_pem(),
-        "RATELIMIT_ENABLED": "false",
-        "LOG_LEVEL": "WARNING",
-    }
-    os.environ.update({k: env[k] for k in ("APP_PROFILE", "DATABASE_URL", "REDIS_URL")})
-    for k in ("JWT_SECRET", "PII_KEY", "CERT_SIGNING_KEY", "RATELIMIT_ENABLED"):
-        os.environ[k] = env[k]
-    os.environ["LOG_LEVEL"] = "WARNING"
+    env = harness.production_env(pg_url, redis_url)
     gunicorn = app = worker = None
     ok = False
     logfile = Path(tempfile.gettempdir()) / f"bench-ingest-gunicorn-{os.getpid()}.log"
@@ -562,44 +488,49 @@ def main(argv: list[str] | None = None) -> int:
         from backend.app import create_app
 
         app = create_app()
-        log(f"database {db_name}, redis {redis_url}")
+        harness.log(f"database {db_name}, redis {redis_url}")
         scenario = prepare(app)
         t0 = time.perf_counter()
-        create_residents(pg_url, scenario["id"], args.residents, env["PII_KEY"])
+        ids = harness.create_residents(pg_url, args.residents, env["PII_KEY"], "139")
+        create_consents(pg_url, scenario["id"], ids)
         took = time.perf_counter() - t0
-        log(f"{args.residents:,} residents + consents written to the database ({took:.1f} s)")
+        harness.log(
+            f"{args.residents:,} residents + consents written to the database ({took:.1f} s)"
+        )
 
         records = make_records(args.residents, per_resident)
         chunks = [records[i : i + args.batch] for i in range(0, len(records), args.batch)]
         bodies = [json.dumps({"records": c}).encode() for c in chunks]
         sizes = [len(c) for c in chunks]
         mb = sum(map(len, bodies)) / 1e6
-        log(f"{len(records):,} records in {len(chunks)} batches ({mb:.0f} MB of JSON)")
+        harness.log(f"{len(records):,} records in {len(chunks)} batches ({mb:.0f} MB of JSON)")
 
-        port = free_port()
-        gunicorn = start_gunicorn(env, port, args.workers, logfile)
+        port = harness.free_port()
+        gunicorn = harness.start_gunicorn(env, port, args.workers, logfile)
         base = f"http://127.0.0.1:{port}"
         creds = operator_credentials(base)
-        log(f"gunicorn -w {args.workers} on {base}; uploading from {args.clients} threads")
+        harness.log(f"gunicorn -w {args.workers} on {base}; uploading from {args.clients} threads")
 
         worker = start_worker(env, logfile)
         wait_worker_ready(redis_conn, worker, logfile)
-        log("RQ worker on the accrual queue started; uploading while it accrues")
+        harness.log("RQ worker on the accrual queue started; uploading while it accrues")
         t_first, t_uploaded, latencies = upload_all(base, creds, bodies, sizes, args.clients)
         ingest_s = t_uploaded - t_first
-        log(f"ingest done in {ingest_s:.1f} s; waiting until all are credited")
+        harness.log(f"ingest done in {ingest_s:.1f} s; waiting until all are credited")
         t_credited = wait_credited(pg_url, len(records), worker, 600)
         e2e_s = t_credited - t_first
         tail_s = t_credited - t_uploaded
-        log(f"all credited {e2e_s:.1f} s after the first upload ({tail_s:.1f} s after the last)")
-        stop(worker)
+        harness.log(
+            f"all credited {e2e_s:.1f} s after the first upload ({tail_s:.1f} s after the last)"
+        )
+        harness.stop(worker)
         worker = None
-        stop(gunicorn)
+        harness.stop(gunicorn)
         gunicorn = None
         queued = redis_conn.llen("rq:queue:accrual")
         totals = accrual_totals(pg_url)
         checked = verify(app, records, scenario["cap"])
-        log(f"verified: {checked}")
+        harness.log(f"verified: {checked}")
 
         copies = copy_baseline(pg_url)
         for _, copied, _ in copies.values():
@@ -651,8 +582,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(
             f"  load average before the run: {load_before:.2f}, after: "
-            f"{load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f} (1/5/15 min)"
-            + ("  << other work on this machine: figures are noisy" if load_before > 1 else "")
+            f"{harness.loads(load_after)} (1/5/15 min)" + harness.noisy(load_before)
         )
         print("=" * 72)
 
@@ -661,22 +591,14 @@ def main(argv: list[str] | None = None) -> int:
         ok = True
         return 0
     finally:
-        stop(worker)
-        stop(gunicorn)
+        harness.stop(worker)
+        harness.stop(gunicorn)
         redis_conn.flushdb()
-        if args.keep:
-            log(f"kept database {db_name} ({pg_url})")
-        else:
-            if app is not None:
-                from backend.db import db
-
-                with app.app_context():
-                    db.engine.dispose()
-            drop_database(db_name)
+        harness.finish_database(db_name, pg_url, app, args.keep)
         if ok:
             logfile.unlink(missing_ok=True)
         elif logfile.exists():
-            log(f"gunicorn's log: {logfile}")
+            harness.log(f"gunicorn's log: {logfile}")
 
 
 if __name__ == "__main__":

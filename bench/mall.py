@@ -49,33 +49,18 @@ process id.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import hmac
-import json
 import multiprocessing
 import os
 import random
-import secrets
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import harness  # bench/ is the script's own folder, first on sys.path
 import psycopg
 import requests
-from harness import (  # bench/ is the script's own folder, first on sys.path
-    PG_ADMIN,
-    create_database,
-    database_cpu_seconds,
-    drop_database,
-    free_port,
-    log,
-    signing_key,
-    start_gunicorn,
-    stop,
-    tree_cpu_seconds,
-)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -88,15 +73,11 @@ SETTLE_PRICE = 10
 
 def prepare(app) -> int:
     """Migrate, load the catalogue, create a staff account; returns its id."""
-    from flask_migrate import upgrade
-
     from backend.auth.users import create_login_user
     from backend.db import db
-    from backend.registry.catalogue import load
 
     with app.app_context():
-        upgrade(directory=str(ROOT / "migrations"))
-        load(json.loads((ROOT / "config" / "catalogue.json").read_text(encoding="utf-8")))
+        harness.migrate_and_load()
         staff = create_login_user(
             "staff", "bench-staff", "bench-staff-pass", roles=["admin", "finance"]
         )
@@ -106,84 +87,16 @@ def prepare(app) -> int:
     return staff_id
 
 
-def release_connections(app) -> None:
-    """No pooled connection may cross a fork into the client processes."""
-    from backend.db import db
-
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-
-
-def create_residents(pg_url: str, n: int, pii_key: str) -> list[int]:
-    from backend.auth.passwords import hash_password
-
-    pw_hash = hash_password("resident-pass")
-    now = datetime.now(UTC)
-    with psycopg.connect(pg_url) as conn, conn.cursor() as cur:
-        with cur.copy(
-            "COPY users (kind, phone_hash, phone_masked, password_hash, roles, auto_convert,"
-            " active, created_at) FROM STDIN"
-        ) as cp:
-            for k in range(n):
-                phone = f"137{k:08d}"
-                key = hmac.new(pii_key.encode(), phone.encode(), hashlib.sha256).hexdigest()
-                cp.write_row(
-                    ("resident", key, f"{phone[:3]}****{phone[-4:]}", pw_hash, "", True, True, now)
-                )
-        cur.execute("SELECT id FROM users WHERE kind = 'resident' ORDER BY id")
-        ids = [r[0] for r in cur.fetchall()]
-        conn.commit()
-    assert len(ids) == n
-    return ids
-
-
-def give_points(app, user_ids: list[int], points: int) -> None:
-    """The real flows: scenario issuance -> resident reductions, then the conversion."""
-    from sqlalchemy import select
-
-    from backend.db import db
-    from backend.ledger import AccountKind, Leg, account_for, post
-    from backend.points.conversion import convert
-    from backend.registry.models import Scenario
-    from backend.registry.rate import current_rate
-
-    with app.app_context():
-        taken, grams = current_rate().points_to_grams(points)
-        assert taken == points
-        scenario = db.session.execute(select(Scenario.id).order_by(Scenario.id)).scalars().first()
-        for user_id in user_ids:
-            post(
-                kind="accrual",
-                idempotency_key=f"bench-grant:{user_id}",
-                legs=[
-                    Leg(account_for(AccountKind.SCENARIO_ISSUANCE, scenario), -grams),
-                    Leg(account_for(AccountKind.RESIDENT_REDUCTIONS, user_id), grams),
-                ],
-                ref_type="bench",
-                ref_id=user_id,
-            )
-            convert(user_id, grams, request=f"bench-convert:{user_id}", actor="bench")
-            db.session.commit()
-        db.session.remove()
-
-
 def create_merchants(app, n: int, items_per: int, rnd: random.Random) -> list[dict]:
     """Merchants (organisations + one till login each) and their items, in-process."""
     from backend.auth.users import create_login_user
     from backend.db import db
-    from backend.registry.credit_code import check_char
-    from backend.registry.models import Organization
     from mall import items
 
     out = []
     with app.app_context():
         for m in range(n):
-            first = f"91320594MA{9_000_000 + m:07d}"
-            org = Organization(name=f"Bench merchant {m}", kind="merchant")
-            org.credit_code = first + check_char(first)
-            db.session.add(org)
-            db.session.flush()
+            org = harness.add_merchant(f"Bench merchant {m}", f"91320594MA{9_000_000 + m:07d}")
             user = create_login_user(
                 "merchant", f"bench-till-{m}", "till-pass-1", organization_id=org.id
             )
@@ -205,26 +118,6 @@ def create_merchants(app, n: int, items_per: int, rnd: random.Random) -> list[di
     return out
 
 
-def tokens(app, kind: str, ids: list[int], org_ids: list[int] | None = None) -> list[str]:
-    from backend.auth.tokens import Principal, issue_access
-    from backend.auth.tokens import config_from_app as token_config
-
-    with app.app_context():
-        cfg = token_config()
-        return [
-            issue_access(
-                cfg,
-                Principal(
-                    kind=kind,
-                    id=i,
-                    roles=("admin", "finance") if kind == "staff" else (),
-                    organization_id=org_ids[k] if org_ids else None,
-                ),
-            )
-            for k, i in enumerate(ids)
-        ]
-
-
 # --- the client processes -----------------------------------------------------------
 
 
@@ -233,8 +126,7 @@ def _client(job: tuple[str, list[tuple[str, str, dict, dict]]]) -> tuple[list, l
     answers and failures. A call without a token is a GET (the healthz phase)."""
     base, calls = job
     cpu0 = time.process_time()
-    sess = requests.Session()
-    sess.trust_env = False  # loopback only, never a proxy
+    sess = harness.local_session()
     latencies, answers, failures = [], [], []
     for path, token, body, extra in calls:
         t0 = time.perf_counter()
@@ -275,31 +167,14 @@ def hammer(base: str, calls: list, clients: int) -> tuple[float, list[float], li
     return wall, latencies, answers
 
 
-def pct(sorted_values: list[float], p: float) -> float:
-    return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * p))]
-
-
 # --- the profile of one order, in-process -------------------------------------------
 
 
 def profile_orders(app, r_tokens: list[str], item_ids: list[int], n: int = 300) -> None:
     """cProfile of `n` `POST /mall/orders` through the Flask test client (the same app,
     no HTTP), with the SQL statements per order counted; prints the top lines."""
-    import cProfile
     import pstats
 
-    from sqlalchemy import event
-
-    from backend.db import db
-
-    statements = []
-    with app.app_context():
-        engine = db.engine
-
-    def count(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
     client = app.test_client()
 
     def one(k: int) -> None:
@@ -315,20 +190,11 @@ def profile_orders(app, r_tokens: list[str], item_ids: list[int], n: int = 300) 
 
     for k in range(19):  # warm up
         one(k)
-    statements.clear()
-    one(19)
-    print(f"the SQL of one order ({len(statements)} statements):")
-    for sql in statements:
-        print("   ", " ".join(sql.split())[:150])
-    statements.clear()
-    prof = cProfile.Profile(time.process_time)  # CPU, not the waits on the database
-    t0 = time.perf_counter()
-    prof.enable()
-    for k in range(20, 20 + n):
-        one(k)
-    prof.disable()
-    took = time.perf_counter() - t0
-    event.remove(engine, "before_cursor_execute", count)
+    with harness.sql_statements(app) as statements:
+        one(19)
+        harness.print_sql("order", statements)
+        statements.clear()
+        prof, took = harness.cpu_profile(one, range(20, 20 + n))
     print(
         f"profile: {n} orders in-process in {took:.2f} s ({took / n * 1000:.2f} ms each, "
         f"{len(statements) / n:.1f} SQL statements each); load {os.getloadavg()[0]:.2f}"
@@ -347,17 +213,11 @@ def seed_fulfilled(app, pg_url: str, residents: list[int], n: int) -> dict:
     from backend.auth.users import create_login_user
     from backend.db import db
     from backend.ledger import AccountKind, account_for
-    from backend.registry.credit_code import check_char
-    from backend.registry.models import Organization
     from mall import items
     from mall.qr import new_code
 
     with app.app_context():
-        first = "91320594MA8999999"
-        org = Organization(name="Bench settlement merchant", kind="merchant")
-        org.credit_code = first + check_char(first)
-        db.session.add(org)
-        db.session.flush()
+        org = harness.add_merchant("Bench settlement merchant", "91320594MA8999999")
         user = create_login_user(
             "merchant", "bench-settle-till", "till-pass-1", organization_id=org.id
         )
@@ -506,30 +366,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("every count must be at least 1")
 
     rnd = random.Random(20)
-    db_name, pg_url = create_database("mall")
-    sa_url = pg_url.replace("postgresql://", "postgresql+psycopg://", 1)
-    env = {
-        **os.environ,
-        "APP_PROFILE": "production",
-        "DATABASE_URL": sa_url,
-        "JWT_SECRET": secrets.token_urlsafe(48),
-        "PII_KEY": secrets.token_urlsafe(48),
-        "CERT_SIGNING_KEY": signing_key(),
-        "RATELIMIT_ENABLED": "false",
-        "LOG_LEVEL": "WARNING",
-    }
-    env.pop("REDIS_URL", None)
-    os.environ.pop("REDIS_URL", None)
-    for k in (
-        "APP_PROFILE",
-        "DATABASE_URL",
-        "JWT_SECRET",
-        "PII_KEY",
-        "CERT_SIGNING_KEY",
-        "RATELIMIT_ENABLED",
-    ):
-        os.environ[k] = env[k]
-    os.environ["LOG_LEVEL"] = "WARNING"
+    db_name, pg_url = harness.create_database("mall")
+    env = harness.production_env(pg_url)
     gunicorn = app = None
     logfile = Path(tempfile.gettempdir()) / f"bench-mall-gunicorn-{os.getpid()}.log"
     per_resident = -(-args.orders // args.residents)
@@ -537,32 +375,32 @@ def main(argv: list[str] | None = None) -> int:
         from backend.app import create_app
 
         app = create_app()
-        log(f"database {db_name}")
+        harness.log(f"database {db_name}")
         staff_id = prepare(app)
-        residents = create_residents(pg_url, args.residents, env["PII_KEY"])
+        residents = harness.create_residents(pg_url, args.residents, env["PII_KEY"], "137")
         settle_share = -(-args.settle_orders // args.residents) * SETTLE_PRICE
         grant = per_resident * 100 + settle_share + WARM_UP * 100  # the warm-up's orders too
         t0 = time.perf_counter()
-        give_points(app, residents, grant)
-        log(
+        harness.give_points(app, residents, grant)
+        harness.log(
             f"{args.residents:,} residents, {grant:,} points each via the ledger "
             f"({time.perf_counter() - t0:.1f} s)"
         )
         merchants = create_merchants(app, args.merchants, args.items // args.merchants, rnd)
         item_owner = {i: m for m in merchants for i in m["items"]}
         all_items = list(item_owner)
-        log(f"{args.merchants} merchants, {len(all_items)} items")
+        harness.log(f"{args.merchants} merchants, {len(all_items)} items")
 
         if args.profile:
-            profile_orders(app, tokens(app, "resident", residents), all_items)
+            profile_orders(app, harness.access_tokens(app, "resident", residents), all_items)
             return 0
-        port = free_port()
-        gunicorn = start_gunicorn(env, port, args.workers, logfile)
+        port = harness.free_port()
+        gunicorn = harness.start_gunicorn(env, port, args.workers, logfile)
         base = f"http://127.0.0.1:{port}"
-        log(f"gunicorn -w {args.workers} on {base}; {args.clients} client processes")
+        harness.log(f"gunicorn -w {args.workers} on {base}; {args.clients} client processes")
 
         # --- warm-up: every worker imports and compiles what the timed phases use
-        r_tokens = tokens(app, "resident", residents)
+        r_tokens = harness.access_tokens(app, "resident", residents)
         warm_calls = [
             (
                 "/api/v1/mall/orders",
@@ -572,21 +410,21 @@ def main(argv: list[str] | None = None) -> int:
             )
             for k in range(min(args.residents * WARM_UP, 8 * args.workers))
         ]
-        release_connections(app)
+        harness.release_connections(app)
         hammer(base, warm_calls + [("/healthz", None, {}, {})] * 8 * args.workers, args.clients)
 
         # --- healthz: the same server, the same client processes (the ratio's base)
-        release_connections(app)
+        harness.release_connections(app)
         n_health = max(args.orders, 1000)
-        cpu0 = tree_cpu_seconds(gunicorn.pid)
-        pg0 = database_cpu_seconds(PG_ADMIN, db_name)
+        cpu0 = harness.tree_cpu_seconds(gunicorn.pid)
+        pg0 = harness.database_cpu_seconds(harness.PG_ADMIN, db_name)
         health_s, health_lat, _ = hammer(
             base, [("/healthz", None, {}, {})] * n_health, args.clients
         )
-        health_cpu = tree_cpu_seconds(gunicorn.pid) - cpu0
-        health_pg = database_cpu_seconds(PG_ADMIN, db_name) - pg0
+        health_cpu = harness.tree_cpu_seconds(gunicorn.pid) - cpu0
+        health_pg = harness.database_cpu_seconds(harness.PG_ADMIN, db_name) - pg0
         health_client = CLIENT_CPU[0]
-        log(f"{n_health:,} GET /healthz done in {health_s:.1f} s")
+        harness.log(f"{n_health:,} GET /healthz done in {health_s:.1f} s")
 
         # --- orders
         calls = [
@@ -598,21 +436,21 @@ def main(argv: list[str] | None = None) -> int:
             )
             for k in range(args.orders)
         ]
-        release_connections(app)
-        cpu0 = tree_cpu_seconds(gunicorn.pid)
-        pg0 = database_cpu_seconds(PG_ADMIN, db_name)
+        harness.release_connections(app)
+        cpu0 = harness.tree_cpu_seconds(gunicorn.pid)
+        pg0 = harness.database_cpu_seconds(harness.PG_ADMIN, db_name)
         order_s, order_lat, placed = hammer(base, calls, args.clients)
-        order_cpu = tree_cpu_seconds(gunicorn.pid) - cpu0
-        order_pg = database_cpu_seconds(PG_ADMIN, db_name) - pg0
+        order_cpu = harness.tree_cpu_seconds(gunicorn.pid) - cpu0
+        order_pg = harness.database_cpu_seconds(harness.PG_ADMIN, db_name) - pg0
         order_client = CLIENT_CPU[0]
         assert len(placed) == args.orders and all(o["status"] == "pending" for o in placed)
-        log(f"orders done in {order_s:.1f} s")
+        harness.log(f"orders done in {order_s:.1f} s")
 
         # --- redemptions
         m_tokens = dict(
             zip(
                 [m["org_id"] for m in merchants],
-                tokens(
+                harness.access_tokens(
                     app,
                     "merchant",
                     [m["user_id"] for m in merchants],
@@ -631,10 +469,10 @@ def main(argv: list[str] | None = None) -> int:
             for o in placed
         ]
         rnd.shuffle(calls)
-        release_connections(app)
+        harness.release_connections(app)
         redeem_s, redeem_lat, redeemed = hammer(base, calls, args.clients)
         assert len(redeemed) == args.orders and all(x["status"] == "fulfilled" for x in redeemed)
-        log(f"redemptions done in {redeem_s:.1f} s")
+        harness.log(f"redemptions done in {redeem_s:.1f} s")
         took, report = reconcile(app)
         if not report["ok"]:
             raise SystemExit(f"RECONCILIATION FAILED after redemptions: {report}")
@@ -643,13 +481,13 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         big = seed_fulfilled(app, pg_url, residents, args.settle_orders)
         seed_s = time.perf_counter() - t0
-        log(f"{args.settle_orders:,} fulfilled orders seeded in SQL ({seed_s:.1f} s)")
+        harness.log(f"{args.settle_orders:,} fulfilled orders seeded in SQL ({seed_s:.1f} s)")
         took, report = reconcile(app)
         if not report["ok"]:
             raise SystemExit(f"RECONCILIATION FAILED after the seed: {report}")
-        (m_token,) = tokens(app, "merchant", [big["user_id"]], [big["org_id"]])
-        (s_token,) = tokens(app, "staff", [staff_id])
-        http = requests.Session()
+        (m_token,) = harness.access_tokens(app, "merchant", [big["user_id"]], [big["org_id"]])
+        (s_token,) = harness.access_tokens(app, "staff", [staff_id])
+        http = harness.local_session()
         t0 = time.perf_counter()
         r = http.post(
             f"{base}/api/v1/merchant/settlements",
@@ -685,7 +523,7 @@ def main(argv: list[str] | None = None) -> int:
         want = args.settle_orders * SETTLE_PRICE
         if (got["points_converted"], got["reductions_g"]) != (want, want):
             raise SystemExit(f"settled amounts are wrong: {got}")
-        stop(gunicorn)
+        harness.stop(gunicorn)
         gunicorn = None
 
         recon_s, report = reconcile(app)
@@ -707,14 +545,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{os.cpu_count()} CPUs"
         )
         print("-" * 72)
-        print(f"  load average         {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (at the end)")
+        print(f"  load average         {harness.loads(load)} (at the end)")
         print(
             f"  GET /healthz (HTTP)  {health_s:8.2f} s  {health_rate:8,.0f} req/s      "
-            f"p50 {pct(health_lat, 0.5) * 1000:6.1f} ms  p99 {pct(health_lat, 0.99) * 1000:6.1f} ms"
+            f"{harness.p50_p99(health_lat)}"
         )
         print(
             f"  orders (HTTP)        {order_s:8.2f} s  {order_rate:8,.0f} orders/s   "
-            f"p50 {pct(order_lat, 0.5) * 1000:6.1f} ms  p99 {pct(order_lat, 0.99) * 1000:6.1f} ms"
+            f"{harness.p50_p99(order_lat)}"
         )
         for what, web, pg, client, count in (
             ("healthz", health_cpu, health_pg, health_client, n_health),
@@ -727,12 +565,13 @@ def main(argv: list[str] | None = None) -> int:
             )
         print(
             f"  orders / healthz     {order_rate / health_rate:8.3f}  (target >= 0.3); "
-            f"orders p99 at {args.clients} clients {pct(order_lat, 0.99) * 1000:.1f} ms "
+            f"orders p99 at {args.clients} clients "
+            f"{harness.pct(order_lat, 0.99) * 1000:.1f} ms "
             f"(target <= 50 ms)"
         )
         print(
             f"  redemptions (HTTP)   {redeem_s:8.2f} s  {n / redeem_s:8,.0f} redeemed/s "
-            f"p50 {pct(redeem_lat, 0.5) * 1000:6.1f} ms  p99 {pct(redeem_lat, 0.99) * 1000:6.1f} ms"
+            f"{harness.p50_p99(redeem_lat)}"
         )
         print(f"  settlement of {args.settle_orders:,} fulfilled orders ({want:,} points):")
         print(f"    apply (HTTP)       {apply_s:8.2f} s")
@@ -749,16 +588,8 @@ def main(argv: list[str] | None = None) -> int:
         print("=" * 72)
         return 0
     finally:
-        stop(gunicorn)
-        if args.keep:
-            log(f"kept database {db_name} ({pg_url})")
-        else:
-            if app is not None:
-                from backend.db import db
-
-                with app.app_context():
-                    db.engine.dispose()
-            drop_database(db_name)
+        harness.stop(gunicorn)
+        harness.finish_database(db_name, pg_url, app, args.keep)
 
 
 if __name__ == "__main__":
