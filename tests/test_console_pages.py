@@ -1,6 +1,8 @@
 """The console's other forms, over Flask's test client: organisations and logins (create,
 freeze and unfreeze with reasons, disable, rotate an operator client's secret), the audit
-log's search, the working-day calendar's form, executing a transfer and deciding uses.
+log's search, the working-day calendar's form, executing a transfer and deciding uses;
+the registry: retiring a methodology version, deregistering a scenario on the centre's
+own finding, the nightly double-claiming check's list.
 Each form calls the API's rule under the API's role; a refusal is shown on the page
 again with nothing written."""
 
@@ -13,7 +15,7 @@ import pytest
 from tests.browser.steps import pending_settlement
 from tests.helpers import CATALOGUE, bearer, credit_code, login, make_staff, staff_headers
 from tests.helpers import load_catalogue as load
-from tests.web_helpers import post_form, sign_in
+from tests.web_helpers import csrf_of, post_form, sign_in
 
 PASSWORD = "staff-password"
 
@@ -253,3 +255,150 @@ def test_finance_executes_a_transfer_and_decides_uses(app, client):
 def _finance(app) -> str:
     make_staff(app, "finance-api", PASSWORD, roles=("finance",))
     return "finance-api"
+
+
+@pytest.mark.sqlite
+def test_a_reviewer_retires_a_methodology_version_with_public_reasons(app, client):
+    load(client, staff_headers(app, client))
+    reviewer = _browser(app, "reviewer")
+    assert "/console/methodologies" in reviewer.get("/console").text  # in the menu
+    page = reviewer.get("/console/methodologies")
+    assert page.status_code == 200
+    action = "/console/methodologies/SIP-M-TRANSIT/1.0/retire"
+    assert f'action="{action}"' in page.text
+    # no reasons: the API's 422, nothing retired
+    empty = post_form(reviewer, "/console/methodologies", action, {})
+    assert empty.status_code == 422 and "reasons" in empty.text
+    # no token: refused
+    assert reviewer.post(action, data={"reasons": "x"}).status_code == 403
+    retired = client.get("/api/v1/public/methodologies?status=retired").get_json()["items"]
+    assert retired == []
+    page = _follow(
+        reviewer,
+        post_form(reviewer, "/console/methodologies", action, {"reasons": "被1.1版本取代。"}),
+    )
+    assert "方法学版本已废止" in page.text and "被1.1版本取代。" in page.text
+    retired = client.get("/api/v1/public/methodologies?status=retired").get_json()["items"]
+    assert [(m["code"], m["version"], m["retirement_reasons"]) for m in retired] == [
+        ("SIP-M-TRANSIT", "1.0", "被1.1版本取代。")
+    ]
+    # twice: the rule's 409 on the page; an unknown version: its 404
+    twice = post_form(reviewer, "/console/methodologies", action, {"reasons": "again"})
+    assert twice.status_code == 409 and "already_retired" in twice.text
+    missing = post_form(
+        reviewer,
+        "/console/methodologies",
+        "/console/methodologies/SIP-M-NONE/9.9/retire",
+        {"reasons": "x"},
+    )
+    assert missing.status_code == 404 and "methodology_not_found" in missing.text
+    # the act is in the audit log under the reviewer's name and role
+    auditor = _browser(app, "auditor")
+    log = auditor.get("/console/audit?action=methodology.retired")
+    assert "<td>methodology.retired</td>" in log.text and "<td>reviewer</td>" in log.text
+    # only the reviewer: the auditor, the admin and an expert get 403 and no menu item
+    for other in (auditor, _browser(app, "admin"), _browser(app, "expert")):
+        assert other.get("/console/methodologies").status_code == 403
+        assert "/console/methodologies" not in other.get("/console").text
+        token = csrf_of(other.get("/console/calendar").text)
+        r = other.post(
+            "/console/methodologies/SIP-M-EVCHARGE/1.0/retire",
+            data={"reasons": "x", "csrf_token": token},
+        )
+        assert r.status_code == 403
+    published = client.get("/api/v1/public/methodologies").get_json()["items"]
+    assert [m["code"] for m in published] == ["SIP-M-EVCHARGE"]
+
+
+@pytest.mark.sqlite
+def test_a_reviewer_deregisters_a_scenario_on_the_centres_finding(app, client):
+    load(client, staff_headers(app, client))
+    reviewer = _browser(app, "reviewer")
+    page = reviewer.get("/console/deregistrations?code=SIP-S-BUS")
+    assert page.status_code == 200 and 'value="SIP-S-BUS"' in page.text
+    form = {"subject_code": "SIP-S-BUS", "cause": "non_compliance", "reasons": "数据造假。"}
+    assert reviewer.post("/console/deregistrations", data=form).status_code == 403  # no token
+    # staff may not give the owner's own cause: the API's 422
+    bad = post_form(
+        reviewer, "/console/deregistrations", "/console/deregistrations", form | {"cause": "x"}
+    )
+    assert bad.status_code == 422 and "cause" in bad.text
+    codes = [s["code"] for s in client.get("/api/v1/public/scenarios").get_json()["items"]]
+    assert "SIP-S-BUS" in codes
+    page = _follow(
+        reviewer, post_form(reviewer, "/console/deregistrations", "/console/deregistrations", form)
+    )
+    assert "已注销" in page.text
+    codes = [s["code"] for s in client.get("/api/v1/public/scenarios").get_json()["items"]]
+    assert "SIP-S-BUS" not in codes and "SIP-S-METRO" in codes
+    from backend.db import db
+    from backend.registry.models import Scenario
+
+    with app.app_context():
+        bus = db.session.query(Scenario).filter_by(code="SIP-S-BUS").one()
+        assert (bus.status, bus.deregistration_cause, bus.deregistration_reasons) == (
+            "deregistered",
+            "non_compliance",
+            "数据造假。",
+        )
+    twice = post_form(reviewer, "/console/deregistrations", "/console/deregistrations", form)
+    assert twice.status_code == 409 and "not_registered" in twice.text
+    unknown = post_form(
+        reviewer,
+        "/console/deregistrations",
+        "/console/deregistrations",
+        form | {"subject_code": "SIP-S-NONE"},
+    )
+    assert unknown.status_code == 404 and "subject_not_found" in unknown.text
+    auditor = _browser(app, "auditor")
+    log = auditor.get("/console/audit?action=scenario.deregistered")
+    assert "<td>scenario.deregistered</td>" in log.text and "<td>reviewer</td>" in log.text
+    # only the reviewer
+    for other in (auditor, _browser(app, "admin")):
+        assert other.get("/console/deregistrations").status_code == 403
+        token = csrf_of(other.get("/console/calendar").text)
+        metro = form | {"subject_code": "SIP-S-METRO", "csrf_token": token}
+        assert other.post("/console/deregistrations", data=metro).status_code == 403
+    codes = [s["code"] for s in client.get("/api/v1/public/scenarios").get_json()["items"]]
+    assert "SIP-S-METRO" in codes
+
+
+@pytest.mark.sqlite
+def test_the_double_claiming_check_is_listed_for_reviewers_and_auditors(app, client):
+    load(client, staff_headers(app, client))
+    reviewer = _browser(app, "reviewer")
+    page = reviewer.get("/console/duplicates")
+    assert page.status_code == 200 and 'data-findings="0"' in page.text
+    # the nightly job's stored report, as the job would keep it
+    from datetime import date
+
+    from backend.db import db
+    from backend.registry.models import DuplicateReport
+
+    finding = {
+        "reason": "asset",
+        "objects": ["SIP-S-BIKE", "SIP-S-METRO"],
+        "assets": ["meter:M001", "station:M-001"],
+        "key": "M001",
+    }
+    with app.app_context():
+        db.session.add(DuplicateReport(day=date(2026, 11, 30), count=1, findings=[finding]))
+        db.session.commit()
+    api = client.get(
+        "/api/v1/admin/registry/duplicates",
+        headers=bearer(login(client, "page-reviewer", PASSWORD)["access_token"]),
+    ).get_json()
+    assert api["count"] == 1
+    page = reviewer.get("/console/duplicates")
+    assert 'data-findings="1"' in page.text
+    assert "SIP-S-BIKE" in page.text and "station:M-001" in page.text
+    assert "/console/deregistrations?code=SIP-S-METRO" in page.text  # the reviewer may act
+    assert "/console/duplicates" in reviewer.get("/console").text
+    auditor = _browser(app, "auditor")
+    page = auditor.get("/console/duplicates")
+    assert page.status_code == 200 and "SIP-S-BIKE" in page.text
+    assert "/console/deregistrations" not in page.text  # reads only
+    for role in ("admin", "finance", "expert"):
+        other = _browser(app, role)
+        assert other.get("/console/duplicates").status_code == 403
+        assert "/console/duplicates" not in other.get("/console").text

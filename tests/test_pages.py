@@ -150,6 +150,9 @@ def test_each_page_admits_its_roles_only_in_the_browser_too(app, client):
         "/console/staff": {"admin", "auditor"},
         "/console/audit": {"admin", "auditor"},
         "/console/calendar": {"admin", "reviewer", "expert", "finance", "auditor"},
+        "/console/methodologies": {"reviewer"},
+        "/console/deregistrations": {"reviewer"},
+        "/console/duplicates": {"reviewer", "auditor"},
     }
     browsers = {
         role: _signed_in(app, role)

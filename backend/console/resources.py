@@ -12,7 +12,10 @@ its refusal (409, 422...) on the page again with nothing written.
 - organisations and logins: create, freeze and unfreeze with reasons, disable, rotate
   an operator client's secret;
 - the audit log, searchable by actor, object and action;
-- the working-day calendar: the years entered, and a form for the next.
+- the working-day calendar: the years entered, and a form for the next;
+- the registry: methodology versions (retire one with public reasons), registered
+  scenarios and projects (deregister one on the centre's own finding), and the latest
+  nightly double-claiming check.
 """
 
 from __future__ import annotations
@@ -40,9 +43,10 @@ from backend.reconciliation.models import ReconciliationReport
 from backend.reductions import schemas as reduction_schemas
 from backend.reductions import transfers, uses
 from backend.reductions.models import Transfer, Use
-from backend.registry import organizations
+from backend.registry import deregistration, duplicates, methodologies, organizations, projects
+from backend.registry import scenarios as registry_scenarios
 from backend.registry import schemas as registry_schemas
-from backend.registry.models import Organization
+from backend.registry.models import Methodology, Organization, Project, Scenario
 from backend.sanctions import freeze
 from backend.sanctions import schemas as sanction_schemas
 from backend.sanctions.models import Sanction
@@ -63,6 +67,9 @@ QUEUE = (REVIEWER, EXPERT, AUDITOR)
 MONEY = (FINANCE, AUDITOR)
 ACCOUNTS = (ADMIN, AUDITOR)
 AUDIT = (AUDITOR, ADMIN)
+DUPLICATES = (REVIEWER, AUDITOR)
+# The causes staff may give (an owner's request comes as an application instead).
+STAFF_CAUSES = tuple(c for c in deregistration.CAUSES if c != "on_request")
 
 # What a `?done=` after a redirect says (fixed texts: nothing from the URL is echoed).
 DONE = {
@@ -88,6 +95,8 @@ DONE = {
     "client-enabled": "客户端已启用 · Client enabled.",
     "staff-created": "工作人员登录已创建 · Staff login created.",
     "year-entered": "年度工作日历已录入 · The year is entered.",
+    "retired": "方法学版本已废止，理由已公开 · The version is retired; the reasons are public.",
+    "deregistered": "已注销，其上传与签发即时停止 · Deregistered; its uploads and issuance stop.",
 }
 
 
@@ -127,6 +136,7 @@ def home():
         waiting=overview.waiting(),
         latest=latest,
         statuses=review.counts_by_status(),
+        doubles=duplicates.latest() if guards.has_role(*DUPLICATES) else None,
     )
 
 
@@ -685,3 +695,77 @@ def enter_year():
     except ApiError as err:
         return _refused(err, _calendar_page, form=request.form)
     return _back("console.calendar_page", "year-entered")
+
+
+# --- the registry: methodologies, deregistration, the double-claiming check -------------
+
+
+def _methodologies_page(*, status: int = 200, **context):
+    args = guards.load_query(registry_schemas.MethodologyQuery)
+    listing = guards.listing(methodologies.listed(args["status"]), Methodology.id)
+    return guards.render(
+        "console/methodologies.html",
+        status=status,
+        section="console",
+        page=listing,
+        which=args["status"],
+        message=_done(),
+        **context,
+    )
+
+
+@blp.get("/methodologies")
+@page(STAFF, roles=(REVIEWER,))
+def methodology_list():
+    return _methodologies_page()
+
+
+@blp.post("/methodologies/<string:code>/<string:version>/retire")
+@page(STAFF, roles=(REVIEWER,))
+def retire_methodology(code, version):
+    try:
+        data = guards.load_form(app_schemas.RetireIn, guards.form_fields("reasons"))
+        methodologies.retire(code, version, data["reasons"])
+    except ApiError as err:
+        return _refused(err, _methodologies_page)
+    return _back("console.methodology_list", "retired", status="retired")
+
+
+def _deregistrations_page(*, status: int = 200, **context):
+    context.setdefault("form", {"subject_code": request.args.get("code", "")[:40]})
+    return guards.render(
+        "console/deregistrations.html",
+        status=status,
+        section="console",
+        scenarios=guards.listing(registry_scenarios.registered(), Scenario.id, limit=200),
+        projects=guards.listing(projects.registered(), Project.id, limit=200),
+        causes=STAFF_CAUSES,
+        message=_done(),
+        **context,
+    )
+
+
+@blp.get("/deregistrations")
+@page(STAFF, roles=(REVIEWER,))
+def deregistration_list():
+    return _deregistrations_page()
+
+
+@blp.post("/deregistrations")
+@page(STAFF, roles=(REVIEWER,))
+def deregister():
+    form = guards.form_fields("subject_code", "cause", "reasons")
+    try:
+        data = guards.load_form(app_schemas.StaffDeregistrationIn, form)
+        deregistration.deregister(
+            data["subject_code"], cause=data["cause"], reasons=data["reasons"]
+        )
+    except ApiError as err:
+        return _refused(err, _deregistrations_page, form=form)
+    return _back("console.deregistration_list", "deregistered")
+
+
+@blp.get("/duplicates")
+@page(STAFF, roles=DUPLICATES)
+def duplicate_report():
+    return guards.render("console/duplicates.html", section="console", report=duplicates.latest())
