@@ -13,8 +13,10 @@ follow the rate (`Rate.points_to_grams`, whole conversion blocks: at the default
 points per kg one point is one gram); a remainder smaller than one block stays due and
 goes with the next expiry.
 
-Exactly once: a chunk locks the mint, the backing, the sink and its residents' points
-accounts (in the ledger's global order) before replaying, so the replay sees every
+Exactly once: a chunk locks its residents' user rows (FOR KEY SHARE: rows before
+accounts, so a closure or a freeze of one of them finishes first), then the mint, the
+backing, the sink and its residents' points accounts (in the ledger's global order)
+before replaying, so the replay sees every
 posting that can touch them; what an earlier run expired is in the replay, so a re-run,
 or a run after a killed one, finds nothing due twice. The entry's key names the
 resident and the expiry month (`points-expiry:{user}:{YYYY-MM}`; a further one for the
@@ -29,7 +31,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from backend.db import db, utcnow
+from backend.auth.models import User
+from backend.db import db, in_values, utcnow
 from backend.ledger import Account, AccountKind, account_for, lock
 from backend.ledger.accounts import accounts_for
 from backend.ledger.posting import EntryRequest, Leg, post_many
@@ -112,6 +115,16 @@ def expire_chunk(
         rate = current_rate()
     except NoRate:
         return out  # no points were ever converted
+    # Rows before accounts (ARCHITECTURE.md "Lock order"): the residents' rows FOR KEY
+    # SHARE, as the notifications' foreign key takes them below, but first. Taken only
+    # there, after the accounts (or an account opened here), it deadlocked with a
+    # closure or a freeze holding a resident's row FOR UPDATE and waiting for them.
+    db.session.execute(
+        select(User.id)
+        .where(in_values(User.id, users))
+        .order_by(User.id)
+        .with_for_update(read=True, key_share=True)
+    ).all()
     mint = account_for(AccountKind.POINTS_MINT)
     backing = account_for(AccountKind.POINTS_BACKING)
     sink = personal_cancelled()
