@@ -94,12 +94,29 @@ def _net(legs: list[Leg], key: str, accounts: dict[int, Account]) -> dict[int, i
             raise UnbalancedEntry(f"leg amount must be a non-zero int, got {leg.amount!r}")
         deltas[leg.account.id] += leg.amount
         accounts[leg.account.id] = leg.account
+    _refuse_unbalanced(deltas, accounts, key)
+    return {a: d for a, d in deltas.items() if d != 0}
+
+
+def _refuse_unbalanced(deltas: dict[int, int], accounts: dict, key: str) -> None:
+    """Raises UnbalancedEntry unless the amounts (account id -> amount) sum to zero per
+    unit; `accounts` maps the ids to anything with a `unit`."""
     per_unit: dict[str, int] = defaultdict(int)
     for account_id, delta in deltas.items():
         per_unit[accounts[account_id].unit] += delta
     if any(per_unit.values()) or not deltas:
         raise UnbalancedEntry(f"entry {key} does not balance: {dict(per_unit)}")
-    return {a: d for a, d in deltas.items() if d != 0}
+
+
+def _refuse_moves(deltas: dict[int, int], locked: dict) -> None:
+    """Nothing out of a frozen account, no owned account below zero: checked on the
+    locked rows (ORM accounts or Core rows) before anything is written."""
+    for account_id, delta in deltas.items():
+        account = locked[account_id]
+        if delta < 0 and account.frozen:
+            raise AccountFrozen(account)
+        if account.balance + delta < 0 and not account.may_go_negative:
+            raise InsufficientBalance(account, -(account.balance + delta))
 
 
 def _lock(accounts: dict[int, Account]) -> dict[int, Account]:
@@ -158,12 +175,7 @@ def post(
     existing = _existing([idempotency_key]).get(idempotency_key)
     if existing is not None:
         return existing, False
-    for account_id, delta in deltas.items():
-        account = locked[account_id]
-        if delta < 0 and account.frozen:
-            raise AccountFrozen(account)
-        if account.balance + delta < 0 and not account.may_go_negative:
-            raise InsufficientBalance(account, -(account.balance + delta))
+    _refuse_moves(deltas, locked)
 
     now = utcnow()
     entry = JournalEntry(
@@ -337,19 +349,11 @@ def post_on_locked(
     is returned as it is. On PostgreSQL the entry and its postings are ONE statement (a
     data-modifying CTE); the database's triggers check the chain of every balance and
     the entry's balance at commit, as for every writer."""
-    per_unit: dict[str, int] = defaultdict(int)
-    for account_id, delta in deltas.items():
+    for delta in deltas.values():
         if type(delta) is not int or delta == 0:
             raise UnbalancedEntry(f"leg amount must be a non-zero int, got {delta!r}")
-        per_unit[locked[account_id].unit] += delta
-    if any(per_unit.values()) or not deltas:
-        raise UnbalancedEntry(f"entry {idempotency_key} does not balance: {dict(per_unit)}")
-    for account_id, delta in deltas.items():
-        account = locked[account_id]
-        if delta < 0 and account.frozen:
-            raise AccountFrozen(account)
-        if account.balance + delta < 0 and not account.may_go_negative:
-            raise InsufficientBalance(account, -(account.balance + delta))
+    _refuse_unbalanced(deltas, locked, idempotency_key)
+    _refuse_moves(deltas, locked)
     ids = sorted(deltas)
     now = utcnow()
     entry = {
