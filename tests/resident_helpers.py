@@ -4,10 +4,16 @@ running the points jobs at a chosen time."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 SH = ZoneInfo("Asia/Shanghai")
+
+
+def day_9am(days_ago: int = 1) -> datetime:
+    """9:00 Shanghai time, `days_ago` days before today."""
+    now = datetime.now(SH)
+    return now.replace(hour=9, minute=0, second=0, microsecond=0) - timedelta(days=days_ago)
 
 
 def at(text: str) -> datetime:

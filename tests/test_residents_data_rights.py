@@ -23,14 +23,10 @@ from tests.helpers import (
     upload,
 )
 from tests.mall_helpers import assert_reconciled, balance, make_item, make_merchant
+from tests.resident_helpers import day_9am
 
 API = "/api/v1"
 SH = ZoneInfo("Asia/Shanghai")
-
-
-def day_9am(days_ago: int = 1) -> datetime:
-    now = datetime.now(SH)
-    return now.replace(hour=9, minute=0, second=0, microsecond=0) - timedelta(days=days_ago)
 
 
 @pytest.fixture()
