@@ -5,17 +5,13 @@ whose every line of output (the banner included) is one JSON object."""
 from __future__ import annotations
 
 import json
-import os
-import queue
-import subprocess
-import sys
-import threading
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import load_catalogue, register_resident, staff_headers
+from tests.served import read_until, start_served_demo
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -84,51 +80,14 @@ def test_docs_pages_are_html_with_their_own_csp_and_no_inline_script(client, pat
         assert client.get(src).status_code == 200
 
 
-def _read_lines(stream, into: queue.Queue) -> None:
-    for line in stream:
-        into.put(line)
-    into.put(None)
-
-
 def test_the_server_speaks_only_json_lines(tmp_path):
-    env = {
-        **os.environ,
-        "APP_PROFILE": "development",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}",
-        "REDIS_URL": "",
-        "JWT_SECRET": "s" * 48,
-        "PII_KEY": "k" * 48,
-        "HOST": "127.0.0.1",
-        "PORT": "0",
-        "LOG_LEVEL": "INFO",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "backend.serve"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: queue.Queue = queue.Queue()
-    threading.Thread(target=_read_lines, args=(proc.stdout, lines), daemon=True).start()
-    seen = []
+    proc, lines = start_served_demo(tmp_path)
+    seen: list[str] = []
     try:
-        while True:
-            line = lines.get(timeout=120)
-            assert line is not None, f"the server stopped: {seen}"
-            seen.append(line)
-            if '"url"' in line:
-                break
-        base = json.loads(seen[-1])["url"]
+        base = json.loads(read_until(lines, seen, '"url"', timeout=120))["url"]
         with urllib.request.urlopen(f"{base}/healthz") as answer:  # noqa: S310 - loopback
             assert answer.status == 200
-        while True:  # our own request line for /healthz
-            line = lines.get(timeout=30)
-            assert line is not None
-            seen.append(line)
-            if '"/healthz"' in line:
-                break
+        read_until(lines, seen, '"/healthz"', timeout=30)  # our own request line
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -6,22 +6,14 @@ library only (`-S`: no site-packages at all)."""
 from __future__ import annotations
 
 import json
-import os
-import queue
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.served import ROOT, read_until, start_served_demo
+
 # The README's command, after `python scripts/smoke.py`, with the server's own address.
 README_ARGS = ["--staff", "admin", "--staff-password", "admin-demo-pass"]
-
-
-def _read_lines(stream, into: queue.Queue) -> None:
-    for line in stream:
-        into.put(line)
-    into.put(None)
 
 
 def _signing_key(path: Path) -> Path:
@@ -56,41 +48,13 @@ def test_smoke_help_says_what_it_does():
 
 
 def test_the_readme_smoke_command_passes_against_the_served_demo(tmp_path):
-    env = {
-        **os.environ,
-        "APP_PROFILE": "development",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}",
-        "REDIS_URL": "",
-        "JWT_SECRET": "s" * 48,
-        "PII_KEY": "k" * 48,
-        "CERT_SIGNING_KEY": str(_signing_key(tmp_path / "signing.pem")),
-        "HOST": "127.0.0.1",
-        "PORT": "0",
-        "LOG_LEVEL": "INFO",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "backend.serve"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    server, lines = start_served_demo(
+        tmp_path, CERT_SIGNING_KEY=str(_signing_key(tmp_path / "signing.pem"))
     )
-    lines: queue.Queue = queue.Queue()
-    threading.Thread(target=_read_lines, args=(server.stdout, lines), daemon=True).start()
     seen: list[str] = []
     try:
-        while True:
-            line = lines.get(timeout=300)
-            assert line is not None, f"the server stopped: {seen[-20:]}"
-            seen.append(line)
-            if '"url"' in line:
-                break
-        base = json.loads(seen[-1])["url"]
-        while "op_demo_ev" not in seen[-1]:  # the demo logins follow the banner
-            line = lines.get(timeout=60)
-            assert line is not None, f"the server stopped: {seen[-20:]}"
-            seen.append(line)
+        base = json.loads(read_until(lines, seen, '"url"', timeout=300))["url"]
+        read_until(lines, seen, "op_demo_ev", timeout=60)  # the demo logins follow the banner
         demo = [json.loads(x) for x in seen if '"demo": true' in x]
         assert any(d.get("login") == "admin" for d in demo)
         done = _stdlib_only("--base", base, *README_ARGS, timeout=600)
