@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from tests.helpers import load_catalogue, register_resident, staff_headers
 from tests.served import read_until, start_served_demo
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.sqlite
